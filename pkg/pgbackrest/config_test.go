@@ -1,0 +1,160 @@
+package pgbackrest
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func testParams(storages ...Storage) ConfigParams {
+	p := DefaultConfigParams()
+	p.Storages = storages
+	p.RepoHost = "c-backrest-shared-repo"
+	p.PGHost = "c"
+	p.S3 = S3Settings{
+		Bucket:    "backups",
+		Endpoint:  "s3.pgbackrest-test.svc",
+		Region:    "us-east-1",
+		URIStyle:  "path",
+		VerifyTLS: true,
+		CAFile:    "/etc/pgbackrest/s3/aws-s3-ca.crt",
+		Path:      "/backrestrepo/c-backrest-shared-repo",
+	}
+	return p
+}
+
+func TestRenderGolden(t *testing.T) {
+	cases := map[string][]Storage{
+		"local":    {Local},
+		"s3":       {S3},
+		"local-s3": {Local, S3},
+	}
+	for name, storages := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := testParams(storages...)
+			if err := p.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			assertGolden(t, "db-"+name+".conf", []byte(RenderDBConfig(p)))
+			assertGolden(t, "repo-"+name+".conf", []byte(RenderRepoConfig(p)))
+		})
+	}
+}
+
+func TestRenderS3Options(t *testing.T) {
+	p := testParams(S3)
+	p.S3.CAFile = ""
+	p.S3.VerifyTLS = false
+	p.S3.URIStyle = ""
+	for _, conf := range []string{RenderDBConfig(p), RenderRepoConfig(p)} {
+		if strings.Contains(conf, "ca-file=/etc/pgbackrest/s3") {
+			t.Errorf("CA file written although none was set:\n%s", conf)
+		}
+		if !strings.Contains(conf, "repo2-storage-verify-tls=n\n") {
+			t.Errorf("verify-tls=n missing:\n%s", conf)
+		}
+		if strings.Contains(conf, "uri-style") {
+			t.Errorf("uri-style written although empty:\n%s", conf)
+		}
+		if strings.Contains(conf, "repo1-") {
+			t.Errorf("repo1 option in an s3-only config:\n%s", conf)
+		}
+		if strings.Contains(strings.ToLower(conf), "s3-key") {
+			t.Errorf("S3 credentials option in a config file:\n%s", conf)
+		}
+	}
+}
+
+func TestRenderDeterministic(t *testing.T) {
+	p := testParams(Local, S3)
+	if RenderDBConfig(p) != RenderDBConfig(p) || RenderRepoConfig(p) != RenderRepoConfig(p) {
+		t.Fatal("rendering is not deterministic")
+	}
+}
+
+func TestParseStorageList(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []Storage
+		wantErr bool
+	}{
+		{in: "local", want: []Storage{Local}},
+		{in: "s3", want: []Storage{S3}},
+		{in: "local,s3", want: []Storage{Local, S3}},
+		{in: "s3,local", want: []Storage{Local, S3}},
+		{in: " S3 , local,s3", want: []Storage{Local, S3}},
+		{in: "", wantErr: true},
+		{in: "gcs", wantErr: true},
+		{in: "local,", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseStorageList(tt.in)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "--storage") || !strings.Contains(err.Error(), "local,s3") {
+					t.Fatalf("want an error naming --storage and the valid values, got %v", err)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRepoKey(t *testing.T) {
+	if RepoKey(Local) != 1 || RepoKey(S3) != 2 || RepoKey("x") != 0 {
+		t.Fatal("repo keys must be local=1, s3=2")
+	}
+	for _, s := range allStorages {
+		if StorageForRepoKey(RepoKey(s)) != s {
+			t.Errorf("StorageForRepoKey(RepoKey(%s)) != %s", s, s)
+		}
+	}
+	if StorageForRepoKey(3) != "" {
+		t.Error("unknown key must map to no storage")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*ConfigParams)
+		want   string // substring of the error; "" means valid
+	}{
+		{"defaults", func(*ConfigParams) {}, ""},
+		{"no storage", func(p *ConfigParams) { p.Storages = nil }, "no storage"},
+		{"bad storage", func(p *ConfigParams) { p.Storages = []Storage{"nfs"} }, "unknown storage"},
+		{"no bucket", func(p *ConfigParams) { p.S3.Bucket = "" }, "bucket"},
+		{"relative s3 path", func(p *ConfigParams) { p.S3.Path = "repo" }, "must be absolute"},
+		{"uri style", func(p *ConfigParams) { p.S3.URIStyle = "virtual" }, "URI style"},
+		{"s3 ignored for local", func(p *ConfigParams) { p.Storages = []Storage{Local}; p.S3 = S3Settings{} }, ""},
+		{"stanza", func(p *ConfigParams) { p.Stanza = "a b" }, "stanza"},
+		{"repo host", func(p *ConfigParams) { p.RepoHost = "" }, "repository host"},
+		{"port", func(p *ConfigParams) { p.Port = 0 }, "port"},
+		{"compress", func(p *ConfigParams) { p.CompressType = "xz" }, "compress-type"},
+		{"process-max", func(p *ConfigParams) { p.ProcessMax = 0 }, "process-max"},
+		{"retention", func(p *ConfigParams) { p.RetentionFull = 0 }, "retention-full"},
+		{"io-timeout", func(p *ConfigParams) { p.IOTimeout = 0 }, "io-timeout"},
+		{"archive-timeout", func(p *ConfigParams) { p.ArchiveTimeout = 90000 }, "archive-timeout"},
+		{"client cn", func(p *ConfigParams) { p.ClientCN = "a=b" }, "CN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams(Local, S3)
+			tt.mutate(&p)
+			err := p.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("want ErrInvalidConfig containing %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
