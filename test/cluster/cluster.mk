@@ -1,0 +1,28 @@
+# The local test cluster and everything that runs on it. Included by the Makefile.
+CLUSTER_SCRIPTS := test/cluster
+PGBR_CACHE_DIR ?= $(HOME)/.cache/kubectl-pgbackrest
+PGBR_CLUSTER_DIR ?= $(PGBR_CACHE_DIR)/cluster
+export PGBR_CACHE_DIR PGBR_CLUSTER_DIR
+E2E_TIMEOUT ?= 60m
+E2E_RUN ?= .
+
+.PHONY: cluster-up cluster-down cluster-wipe e2e demo test
+
+cluster-up: ## Start the local Kubernetes cluster, S3 server and image (builds and caches what it needs)
+	bash $(CLUSTER_SCRIPTS)/up.sh
+
+cluster-down: ## Stop the local cluster (keeps its state and the build caches)
+	bash $(CLUSTER_SCRIPTS)/down.sh
+
+cluster-wipe: ## Stop the local cluster and remove its state (keeps the build caches)
+	bash $(CLUSTER_SCRIPTS)/down.sh --wipe
+
+e2e: build cluster-up ## Run the end-to-end tests against the local cluster with the built binary
+	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" \
+	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '$(E2E_RUN)' -v ./test/e2e/... 2>&1 | tee $(PGBR_CLUSTER_DIR)/e2e.log; \
+	  exit $${PIPESTATUS[0]}
+
+demo: build cluster-up ## Run the main job (configure S3, create, backup, info, restore) on the local cluster
+	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" bash test/demo.sh
+
+test: unit e2e ## Run all tests: unit tests, then end-to-end tests on the local cluster

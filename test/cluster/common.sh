@@ -1,0 +1,68 @@
+# Sourced by up.sh and down.sh: the cluster's layout and daemon handling.
+. "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
+
+STATE=$PGBR_CLUSTER_DIR/state
+PKI=$PGBR_CLUSTER_DIR/pki
+PIDS=$PGBR_CLUSTER_DIR/pids
+LOGS=$PGBR_CLUSTER_DIR/logs
+CTR_SOCK=$PGBR_CLUSTER_DIR/containerd/containerd.sock
+KUBE_BIN=$BIN_CACHE/kube-$KUBE_VERSION
+
+POD_CIDR=10.244.0.0/24
+CLUSTER_CIDR=10.244.0.0/16
+SERVICE_CIDR=10.96.0.0/16
+KUBE_SVC_IP=10.96.0.1
+DNS_SVC_IP=10.96.0.10
+DNS_PORT=1053
+ETCD_PORT=23790
+S3_PORT=9443
+S3_NAMESPACE=pgbr-s3
+S3_SERVICE=s3
+S3_SERVICE_HOST=$S3_SERVICE.$S3_NAMESPACE.svc.cluster.local
+S3_BUCKET=pgbackrest
+S3_REGION=us-east-1
+CNI_NETWORK=pgbr
+
+NODE_NAME=$(hostname | tr '[:upper:]' '[:lower:]')
+# The node's address: the first global IPv4 address that is not on the pod bridge.
+NODE_IP=$(ip -4 -o addr show scope global | awk '$2 != "cni0" {sub(/\/.*/, "", $4); print $4; exit}')
+
+export KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig
+
+# Daemons are started detached in their own session, so a `timeout` or Ctrl-C around the caller
+# does not kill them, and stopped by the PID recorded here.
+start_daemon() { # start_daemon NAME CMD...
+  local name=$1; shift
+  mkdir -p "$PIDS" "$LOGS"
+  setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$PIDS/$name.pid"
+}
+
+daemon_running() { # daemon_running NAME
+  local pid
+  pid=$(cat "$PIDS/$1.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+stop_daemon() { # stop_daemon NAME [GRACE_SECONDS]
+  local name=$1 grace=${2:-10} pid i
+  pid=$(cat "$PIDS/$name.pid" 2>/dev/null) || return 0
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDS/$name.pid"
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION CMD...: runs CMD until it succeeds
+  local secs=$1 what=$2 i; shift 2
+  for ((i = 0; i < secs * 4; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  log "timed out after ${secs}s waiting for $what"
+  return 1
+}
+
+k() { kubectl --kubeconfig="$KUBECONFIG" "$@"; }

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Starts a real single-node Kubernetes cluster on this machine, with an S3 server behind TLS and the
+# PostgreSQL + pgBackRest image, all built from Debian packages and Go modules (see
+# shared/LOCAL-CLUSTER.md for the facts this rests on). Idempotent: on a healthy running cluster it
+# returns at once; after an abrupt end (stale PIDs, containers, mounts) it cleans up and starts.
+# Writes $PGBR_CLUSTER_DIR/kubeconfig and $PGBR_CLUSTER_DIR/env (S3 endpoint, bucket, credentials).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
+. "$here/pki.sh"
+[ "$(id -u)" = 0 ] || die "the local cluster needs root (containerd, kubelet, iptables)"
+
+healthy() {
+  for d in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy coredns provisioner versitygw; do
+    daemon_running "$d" || return 1
+  done
+  k get --raw /readyz >/dev/null 2>&1 &&
+    [ "$(k get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+packages() {
+  local need=() p
+  for p in etcd-server etcd-client containerd runc containernetworking-plugins iptables conntrack \
+    socat ethtool ebtables iproute2 debootstrap openssl curl; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
+  done
+  [ ${#need[@]} -eq 0 ] && return 0
+  log "installing ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+host_setup() {
+  sysctl -qw net.ipv4.ip_forward=1
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || modprobe br_netfilter 2>/dev/null || true
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  mkdir -p "$STATE" "$PGBR_CLUSTER_DIR"/{containerd,cni/net.d,kubelet,pod-logs,volumes,s3data} "$LOGS"
+}
+
+start_containerd() {
+  cat >"$STATE/containerd.toml" <<TOML
+version = 2
+root = "$PGBR_CLUSTER_DIR/containerd/root"
+state = "$PGBR_CLUSTER_DIR/containerd/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "$CTR_SOCK"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  # root here lacks CAP_SYS_RESOURCE: runc cannot give the sandbox a negative oom_score_adj.
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$PGBR_CLUSTER_DIR/cni/net.d"
+TOML
+  cat >"$PGBR_CLUSTER_DIR/cni/net.d/10-pgbr.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "$CNI_NETWORK", "plugins": [
+  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}},
+  {"type": "loopback"}]}
+JSON
+  start_daemon containerd containerd --config "$STATE/containerd.toml"
+  wait_for 30 containerd ctr --address "$CTR_SOCK" version
+}
+
+import_images() {
+  local tar ref
+  for pair in "$IMAGE_CACHE/pause.tar=$PAUSE_IMAGE" "$IMAGE_CACHE/postgres-r$IMAGE_REV.tar=$PG_IMAGE"; do
+    tar=${pair%%=*} ref=${pair#*=}
+    if ctr --address "$CTR_SOCK" -n k8s.io images ls -q | grep -qxF "$(normalize "$ref")"; then continue; fi
+    ctr --address "$CTR_SOCK" -n k8s.io images import "$tar" >/dev/null
+  done
+}
+# containerd names images as docker would: a reference without a registry host gets docker.io.
+normalize() { case $1 in *.*/* | localhost/* | *:*/*) echo "$1" ;; */*) echo "docker.io/$1" ;; *) echo "docker.io/library/$1" ;; esac; }
+
+start_etcd() {
+  start_daemon etcd etcd --name pgbr --data-dir "$PGBR_CLUSTER_DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
+    --initial-cluster pgbr=http://127.0.0.1:23800 --listen-metrics-urls http://127.0.0.1:23810
+  wait_for 30 etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+}
+
+start_control_plane() {
+  start_daemon kube-apiserver "$KUBE_BIN/kube-apiserver" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" --advertise-address="$NODE_IP" --secure-port=6443 \
+    --service-cluster-ip-range="$SERVICE_CIDR" --allow-privileged=true \
+    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+    --client-ca-file="$PKI/ca.crt" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --kubelet-preferred-address-types=InternalIP,Hostname
+  wait_for 90 kube-apiserver k get --raw /readyz
+  start_daemon kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
+    --kubeconfig="$STATE/controller-manager.kubeconfig" --leader-elect=false \
+    --use-service-account-credentials --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+    --allocate-node-cidrs=true --cluster-cidr="$CLUSTER_CIDR" --node-cidr-mask-size=24 \
+    --service-cluster-ip-range="$SERVICE_CIDR" --bind-address=127.0.0.1
+  start_daemon kube-scheduler "$KUBE_BIN/kube-scheduler" \
+    --kubeconfig="$STATE/scheduler.kubeconfig" --leader-elect=false --bind-address=127.0.0.1
+}
+
+start_node() {
+  cat >"$STATE/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: "$PKI/ca.crt"}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://$CTR_SOCK
+imageServiceEndpoint: unix://$CTR_SOCK
+clusterDNS: ["$DNS_SVC_IP"]
+clusterDomain: cluster.local
+podLogsDir: $PGBR_CLUSTER_DIR/pod-logs
+# Imported images cannot be pulled again: never collect them.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
+serializeImagePulls: false
+maxPods: 60
+YAML
+  start_daemon kubelet "$KUBE_BIN/kubelet" --config="$STATE/kubelet.yaml" \
+    --kubeconfig="$STATE/kubelet.kubeconfig" --root-dir="$PGBR_CLUSTER_DIR/kubelet" \
+    --hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
+  cat >"$STATE/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: "$STATE/kube-proxy.kubeconfig"}
+mode: iptables
+clusterCIDR: "$CLUSTER_CIDR"
+hostnameOverride: "$NODE_NAME"
+conntrack: {maxPerCore: 0}
+metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 127.0.0.1:10256
+YAML
+  start_daemon kube-proxy "$KUBE_BIN/kube-proxy" --config="$STATE/kube-proxy.yaml"
+  wait_for 120 "node $NODE_NAME Ready" node_ready
+}
+node_ready() { [ "$(k get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+
+# Host services (CoreDNS, the S3 server) are reached from pods through a Service whose
+# EndpointSlice points at the node's address: real Service names, real kube-proxy rules.
+host_service() { # host_service NAMESPACE NAME CLUSTER_IP PORTS_JSON ENDPOINT_PORTS_JSON
+  k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: $1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $2, namespace: $1}
+spec:
+  ${3:+clusterIP: $3}
+  ports: $4
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: $2-host
+  namespace: $1
+  labels: {kubernetes.io/service-name: $2, endpointslice.kubernetes.io/managed-by: kubectl-pgbackrest-test}
+addressType: IPv4
+endpoints: [{addresses: ["$NODE_IP"], conditions: {ready: true}}]
+ports: $5
+YAML
+}
+
+start_dns() {
+  host_service kube-system kube-dns "$DNS_SVC_IP" \
+    '[{name: dns, port: 53, protocol: UDP, targetPort: '$DNS_PORT'}, {name: dns-tcp, port: 53, protocol: TCP, targetPort: '$DNS_PORT'}]' \
+    '[{name: dns, port: '$DNS_PORT', protocol: UDP}, {name: dns-tcp, port: '$DNS_PORT', protocol: TCP}]'
+  # Cluster names only: nothing is forwarded upstream, so no traffic leaves this machine.
+  cat >"$STATE/Corefile" <<COREFILE
+.:$DNS_PORT {
+    bind $NODE_IP
+    errors
+    health 127.0.0.1:18080
+    ready 127.0.0.1:18181
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $STATE/admin.kubeconfig
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 5
+}
+COREFILE
+  start_daemon coredns "$BIN_CACHE/coredns-$COREDNS_VERSION" -conf "$STATE/Corefile"
+  wait_for 30 coredns curl -fsS http://127.0.0.1:18181/ready
+}
+
+start_storage() {
+  start_daemon provisioner "$BIN_CACHE/provisioner" -kubeconfig "$STATE/admin.kubeconfig" \
+    -root "$PGBR_CLUSTER_DIR/volumes"
+  k apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubectl-pgbackrest.dev/hostpath
+reclaimPolicy: Delete
+volumeBindingMode: WaitForFirstConsumer
+YAML
+}
+
+start_s3() {
+  local creds=$STATE/s3-credentials
+  [ -s "$creds" ] || printf '%s %s\n' "pgbr$(openssl rand -hex 6)" "$(openssl rand -hex 20)" >"$creds"
+  read -r S3_KEY S3_KEY_SECRET <"$creds"
+  # Credentials go through the environment, not the command line that ps shows.
+  ROOT_ACCESS_KEY=$S3_KEY ROOT_SECRET_KEY=$S3_KEY_SECRET start_daemon versitygw \
+    "$BIN_CACHE/versitygw-$VERSITYGW_VERSION" --port "$NODE_IP:$S3_PORT" \
+    --cert "$PKI/s3.crt" --key "$PKI/s3.key" posix "$PGBR_CLUSTER_DIR/s3data"
+  wait_for 30 versitygw curl -sS --cacert "$PKI/s3-ca.crt" -o /dev/null "https://$NODE_IP:$S3_PORT/"
+  host_service "$S3_NAMESPACE" "$S3_SERVICE" "" \
+    '[{name: https, port: 443, protocol: TCP, targetPort: '$S3_PORT'}]' '[{name: https, port: '$S3_PORT', protocol: TCP}]'
+  # Creating a bucket that exists answers 409: fine.
+  curl -sS --cacert "$PKI/s3-ca.crt" --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_KEY:$S3_KEY_SECRET" \
+    -H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' \
+    -X PUT "https://$NODE_IP:$S3_PORT/$S3_BUCKET" -o /dev/null -w '%{http_code}' | grep -qE '^(200|409)$' ||
+    die "creating bucket $S3_BUCKET failed"
+  umask 077
+  cat >"$PGBR_CLUSTER_DIR/env" <<ENV
+# The local test cluster: source this file.
+export KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig
+export PGBR_IMAGE=$PG_IMAGE
+export PGBR_S3_ENDPOINT=$S3_SERVICE_HOST
+export PGBR_S3_HOST_ENDPOINT=$NODE_IP:$S3_PORT
+export PGBR_S3_BUCKET=$S3_BUCKET
+export PGBR_S3_REGION=$S3_REGION
+export PGBR_S3_URI_STYLE=path
+export PGBR_S3_CA=$PKI/s3-ca.crt
+export PGBR_S3_DATA_DIR=$PGBR_CLUSTER_DIR/s3data
+export PGBR_S3_KEY=$S3_KEY
+export PGBR_S3_KEY_SECRET=$S3_KEY_SECRET
+ENV
+  umask 022
+}
+
+main() {
+  if [ -d "$PGBR_CLUSTER_DIR" ] && healthy; then
+    log "cluster already running and healthy (KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig)"
+    return 0
+  fi
+  local total=$SECONDS
+  phase "packages" packages
+  phase "kubernetes $KUBE_VERSION binaries" "$here/build-kube.sh"
+  phase "coredns, versitygw, provisioner, pause image" "$here/build-tools.sh"
+  phase "postgres image" "$here/build-image.sh"
+  if ls "$PIDS"/*.pid >/dev/null 2>&1; then
+    phase "clean up after a cluster that did not stop cleanly" "$here/down.sh"
+  fi
+  phase "host setup" host_setup
+  phase "pki" make_pki
+  phase "containerd" start_containerd
+  phase "image import" import_images
+  phase "etcd" start_etcd
+  phase "control plane" start_control_plane
+  phase "node" start_node
+  phase "dns" start_dns
+  phase "storage" start_storage
+  phase "s3 server" start_s3
+  log "cluster up in $((SECONDS - total))s: source $PGBR_CLUSTER_DIR/env"
+}
+main "$@"

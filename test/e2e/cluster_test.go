@@ -1,0 +1,140 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// restrictedPod is the pod-level security context every pod of this project uses.
+const restrictedPod = `
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 999
+        runAsGroup: 999
+        fsGroup: 999
+        seccompProfile: {type: RuntimeDefault}`
+
+const restrictedContainer = `
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}`
+
+// TestLocalCluster proves the local cluster before the plugin relies on it: the image runs
+// PostgreSQL on a dynamically provisioned volume, exec works, Services resolve and route, Jobs
+// complete, and pods reach the S3 server over TLS trusting only the test CA.
+func TestLocalCluster(t *testing.T) {
+	image := env(t, "PGBR_IMAGE")
+	ns := newNamespace(t, "cluster")
+
+	ns.apply(fmt.Sprintf(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: pg}
+spec:
+  selector: {app: pg}
+  ports: [{port: 5432}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: pg}
+spec:
+  replicas: 1
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: pg}}
+  template:
+    metadata: {labels: {app: pg}}
+    spec:%s
+      containers:
+      - name: postgres
+        image: %s
+        imagePullPolicy: IfNotPresent%s
+        command: [/bin/sh, -c]
+        args:
+        - |
+          set -e
+          [ -s /pgdata/pg15/PG_VERSION ] || initdb -D /pgdata/pg15 --auth-local=peer --auth-host=trust >/dev/null
+          exec postgres -D /pgdata/pg15 -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql
+        readinessProbe:
+          exec: {command: [pg_isready, -h, /var/run/postgresql]}
+          periodSeconds: 2
+        volumeMounts:
+        - {name: data, mountPath: /pgdata}
+        - {name: run, mountPath: /var/run/postgresql}
+      volumes:
+      - {name: data, persistentVolumeClaim: {claimName: data}}
+      - {name: run, emptyDir: {}}
+`, restrictedPod, image, restrictedContainer))
+	ns.kubectl(3*time.Minute, "rollout", "status", "deployment/pg", "--timeout=150s")
+
+	out := ns.kubectl(time.Minute, "exec", "deploy/pg", "--", "psql", "-h", "/var/run/postgresql", "-Atc",
+		"select current_user || ' ' || current_setting('server_version_num')")
+	if got := strings.TrimSpace(out); !strings.HasPrefix(got, "postgres 15") {
+		t.Fatalf("exec psql printed %q, want the postgres user on PostgreSQL 15", got)
+	}
+
+	// A Job in another pod reaches PostgreSQL by Service name (DNS + kube-proxy) and completes.
+	ns.apply(fmt.Sprintf(`apiVersion: batch/v1
+kind: Job
+metadata: {name: client}
+spec:
+  backoffLimit: 0
+  template:
+    spec:%s
+      restartPolicy: Never
+      containers:
+      - name: psql
+        image: %s
+        imagePullPolicy: IfNotPresent%s
+        command: [psql, "host=pg.%s.svc.cluster.local user=postgres dbname=postgres", -Atc, "select 40 + 2"]
+`, restrictedPod, image, restrictedContainer, ns.Name))
+	ns.kubectl(3*time.Minute, "wait", "--for=condition=complete", "job/client", "--timeout=150s")
+	if got := strings.TrimSpace(ns.kubectl(time.Minute, "logs", "job/client")); got != "42" {
+		t.Fatalf("job through the Service printed %q, want 42", got)
+	}
+
+	// A pod reaches the S3 server through its Service name over TLS, trusting only the test CA:
+	// pgBackRest lists the bucket. Credentials come from a Secret, as the plugin's pods get them.
+	ca, err := os.ReadFile(env(t, "PGBR_S3_CA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.kubectl(time.Minute, "create", "secret", "generic", "s3",
+		"--from-literal=key="+env(t, "PGBR_S3_KEY"), "--from-literal=key-secret="+env(t, "PGBR_S3_KEY_SECRET"),
+		"--from-literal=ca.crt="+string(ca))
+	ns.apply(fmt.Sprintf(`apiVersion: batch/v1
+kind: Job
+metadata: {name: s3}
+spec:
+  backoffLimit: 0
+  template:
+    spec:%s
+      restartPolicy: Never
+      containers:
+      - name: pgbackrest
+        image: %s
+        imagePullPolicy: IfNotPresent%s
+        command: [pgbackrest, --repo1-type=s3, --repo1-s3-bucket=%s, --repo1-s3-endpoint=%s,
+          --repo1-s3-region=%s, --repo1-s3-uri-style=path, --repo1-s3-ca-file=/ca/ca.crt,
+          --repo1-path=/, --io-timeout=10, --log-level-console=warn, --log-level-file=off, repo-ls]
+        env:
+        - {name: PGBACKREST_REPO1_S3_KEY, valueFrom: {secretKeyRef: {name: s3, key: key}}}
+        - {name: PGBACKREST_REPO1_S3_KEY_SECRET, valueFrom: {secretKeyRef: {name: s3, key: key-secret}}}
+        volumeMounts: [{name: ca, mountPath: /ca}]
+      volumes: [{name: ca, secret: {secretName: s3, items: [{key: ca.crt, path: ca.crt}]}}]
+`, restrictedPod, image, restrictedContainer, env(t, "PGBR_S3_BUCKET"), env(t, "PGBR_S3_ENDPOINT"), env(t, "PGBR_S3_REGION")))
+	if r := run(t, "", 3*time.Minute, "kubectl", "-n", ns.Name, "wait", "--for=condition=complete", "job/s3", "--timeout=150s"); r.Code != 0 {
+		logs := run(t, "", time.Minute, "kubectl", "-n", ns.Name, "logs", "job/s3")
+		t.Fatalf("pgbackrest repo-ls against S3 did not complete: %s%s\nlog:\n%s%s", r.Stdout, r.Stderr, logs.Stdout, logs.Stderr)
+	}
+}

@@ -1,0 +1,146 @@
+//go:build e2e
+
+// Package e2e runs scenarios against the local cluster (test/cluster) with the built binary, as a
+// user would: `kubectl pgbackrest ...` found on PATH. `make e2e` starts the cluster and sources its
+// env file (KUBECONFIG, PGBR_IMAGE, PGBR_S3_*). Each scenario gets its own namespace, which enforces
+// the "restricted" Pod Security Standard; on failure the namespace's objects, events and pod logs
+// are dumped, and the namespace is kept for a look.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: run the e2e tests with `make e2e`, which sources the local cluster's env file", name)
+	}
+	return v
+}
+
+// result is what a command printed and how it ended.
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// run runs a command with a deadline and returns what it printed; it never fails the test itself.
+func run(t *testing.T, stdin string, timeout time.Duration, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	start := time.Now()
+	err := cmd.Run()
+	r := result{Stdout: stdout.String(), Stderr: stderr.String()}
+	if err != nil {
+		r.Code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Code = ee.ExitCode()
+		}
+	}
+	t.Logf("$ %s %s  (exit %d, %.1fs)", name, strings.Join(args, " "), r.Code, time.Since(start).Seconds())
+	return r
+}
+
+// must runs a command and fails the test when it does not exit 0.
+func must(t *testing.T, timeout time.Duration, name string, args ...string) string {
+	t.Helper()
+	r := run(t, "", timeout, name, args...)
+	if r.Code != 0 {
+		t.Fatalf("%s %s: exit %d\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+	}
+	return r.Stdout
+}
+
+// Namespace is one scenario's namespace.
+type Namespace struct {
+	t    *testing.T
+	Name string
+}
+
+// newNamespace makes a namespace for one scenario that enforces the "restricted" Pod Security
+// Standard, so the API server itself proves every pod meets it.
+func newNamespace(t *testing.T, prefix string) *Namespace {
+	t.Helper()
+	name := fmt.Sprintf("e2e-%s-%d", prefix, time.Now().UnixNano()%1_000_000)
+	ns := &Namespace{t: t, Name: name}
+	ns.apply(fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: %s
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/warn: restricted
+`, name))
+	t.Cleanup(func() {
+		if t.Failed() {
+			ns.dump()
+			t.Logf("namespace %s kept for inspection", name)
+			return
+		}
+		run(t, "", 2*time.Minute, "kubectl", "delete", "namespace", name, "--wait=false")
+	})
+	return ns
+}
+
+// kubectl runs kubectl in the namespace and fails the test on error.
+func (ns *Namespace) kubectl(timeout time.Duration, args ...string) string {
+	ns.t.Helper()
+	return must(ns.t, timeout, "kubectl", append([]string{"-n", ns.Name}, args...)...)
+}
+
+func (ns *Namespace) apply(yaml string) {
+	ns.t.Helper()
+	r := run(ns.t, yaml, time.Minute, "kubectl", "-n", ns.Name, "apply", "-f", "-")
+	if r.Code != 0 {
+		ns.t.Fatalf("kubectl apply: exit %d\n%s%s\n--- manifest ---\n%s", r.Code, r.Stdout, r.Stderr, yaml)
+	}
+}
+
+// plugin runs `kubectl pgbackrest ARGS -n NS` and returns what it printed and its exit code.
+func (ns *Namespace) plugin(timeout time.Duration, args ...string) result {
+	ns.t.Helper()
+	return run(ns.t, "", timeout, "kubectl", append([]string{"pgbackrest", "-n", ns.Name}, args...)...)
+}
+
+// mustPlugin is plugin that fails the test unless the command exits 0.
+func (ns *Namespace) mustPlugin(timeout time.Duration, args ...string) result {
+	ns.t.Helper()
+	r := ns.plugin(timeout, args...)
+	if r.Code != 0 {
+		ns.t.Fatalf("kubectl pgbackrest %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+	}
+	return r
+}
+
+// dump writes what a person would look at first when a scenario fails.
+func (ns *Namespace) dump() {
+	t := ns.t
+	for _, args := range [][]string{
+		{"get", "all,pvc,cm,secret,lease,events", "-o", "wide"},
+		{"describe", "pods,jobs,deployments,pvc"},
+	} {
+		r := run(t, "", time.Minute, "kubectl", append([]string{"-n", ns.Name}, args...)...)
+		t.Logf("--- kubectl %s ---\n%s%s", strings.Join(args, " "), r.Stdout, r.Stderr)
+	}
+	pods := run(t, "", time.Minute, "kubectl", "-n", ns.Name, "get", "pods", "-o", "name")
+	for _, pod := range strings.Fields(pods.Stdout) {
+		r := run(t, "", time.Minute, "kubectl", "-n", ns.Name, "logs", pod, "--all-containers", "--tail=80")
+		t.Logf("--- logs %s ---\n%s%s", pod, r.Stdout, r.Stderr)
+	}
+}
