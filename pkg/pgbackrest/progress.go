@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Progress is one file copied (or found unchanged) by a running backup.
+// Progress is one file copied (or found unchanged) by a running backup or restore.
 type Progress struct {
 	// Percent of the backup's total size done so far, as pgBackRest prints it (two decimals).
 	Percent float64
@@ -25,10 +25,12 @@ type Progress struct {
 //
 // where the size comes from strSizeFormat() (B, KB, MB, GB with at most one decimal; 1024 based),
 // and unchanged or resumed files say "match file from prior backup" or "checksum resumed file".
+// restoreJobCallback() logs the same shape as "restore[ zeroed] file <path>[ - exists and ...] (...)",
+// whose bundle part may name the backup it comes from ("bundle 20261125-002616F/1/0, ").
 var progressRE = regexp.MustCompile(
-	`P[0-9]+ +DETAIL: (?:backup file|match file from prior backup|checksum resumed file) (.+) \((?:bundle [0-9]+/[0-9]+, )?([0-9]+(?:\.[0-9]+)?)(B|KB|MB|GB|TB|PB), ([0-9]+(?:\.[0-9]+)?)%\)(?: checksum [0-9a-f]+)?$`)
+	`P[0-9]+ +DETAIL: (?:backup file|match file from prior backup|checksum resumed file|restore file|restore zeroed file) (.+?)(?: - exists and [^()]*)? \((?:bundle (?:[^ ,/]+/)?[0-9]+/[0-9]+, )?([0-9]+(?:\.[0-9]+)?)(B|KB|MB|GB|TB|PB), ([0-9]+(?:\.[0-9]+)?)%\)(?: checksum [0-9a-f]+)?$`)
 
-// ParseProgress reads a backup progress line printed with --log-level-console=detail.
+// ParseProgress reads a backup or restore progress line printed with --log-level-console=detail.
 func ParseProgress(line string) (Progress, bool) {
 	m := progressRE.FindStringSubmatch(strings.TrimRight(line, "\r\n"))
 	if m == nil {
