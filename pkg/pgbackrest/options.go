@@ -66,6 +66,9 @@ const (
 type optionSpec struct {
 	kind  optionKind
 	check func(string) error // nil accepts any non-empty value
+	// fixed marks a boolean pgBackRest refuses to negate (only options that may also appear in the
+	// config file can be): --no-force fails with error 031.
+	fixed bool
 }
 
 // The options a user may add per command: those of 2.45's backup/restore that change how the job
@@ -93,7 +96,7 @@ var commandOptions = map[Command]map[string]optionSpec{
 	},
 	Restore: {
 		"delta":              {kind: boolOption},
-		"force":              {kind: boolOption},
+		"force":              {kind: boolOption, fixed: true},
 		"process-max":        {kind: valueOption, check: intRange(1, 999)},
 		"link-all":           {kind: boolOption},
 		"link-map":           {kind: repeatOption, check: checkKeyValue},
@@ -199,8 +202,19 @@ func ParseOptions(cmd Command, s string) ([]string, error) {
 		seen[name] = word
 
 		if spec.kind == boolOption {
+			// pgBackRest also reads --name=y and --name=n; pass them on in one spelling.
 			if hasValue {
-				return nil, bad(fmt.Sprintf("--%s takes no value", name), fmt.Sprintf("use --%s or --no-%s", name, name))
+				switch {
+				case value == "y" && !negated:
+				case value == "n" && !negated:
+					negated = true
+				default:
+					return nil, bad(fmt.Sprintf("--%s takes no value", word[2:strings.IndexByte(word, '=')]),
+						fmt.Sprintf("use --%s or --no-%s", name, name))
+				}
+			}
+			if negated && spec.fixed {
+				return nil, bad(fmt.Sprintf("--%s cannot be negated", name), fmt.Sprintf("leave --%s out", name))
 			}
 			if negated {
 				out = append(out, "--no-"+name)
