@@ -1,0 +1,237 @@
+// Package cluster is the model of one PostgreSQL cluster managed by kubectl-pgbackrest: its spec
+// (stored as spec.json in the cluster ConfigMap), the names and labels of its objects, and finding
+// its pods. The naming contract is docs/architecture.md.
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+)
+
+// Defaults of a new cluster's spec.
+const (
+	DefaultPGVersion  = 15
+	DefaultS3Secret   = "pgbackrest-s3"
+	DefaultPGDataSize = "1Gi"
+	DefaultRepoSize   = "2Gi"
+)
+
+// Paths inside every pod (docs/architecture.md, "Pods and paths").
+const (
+	// DataMountPath is where the data PVC is mounted; PGDATA is a subdirectory (PGData), so the path
+	// never depends on the PVC's name.
+	DataMountPath = "/pgdata"
+	// RepoMountPath is where the local repository PVC is mounted on the repository host.
+	RepoMountPath = "/pgbackrest"
+	// ConfigDir holds pgbackrest.conf (a ConfigMap volume), the default path pgBackRest and its TLS
+	// server load.
+	ConfigDir = "/etc/pgbackrest"
+	// ConfigFile is the file name of the config inside ConfigDir.
+	ConfigFile = "pgbackrest.conf"
+	// TLSDir holds the TLS Secret's files.
+	TLSDir = pgbackrest.DefaultTLSDir
+	// S3CADir holds the S3 CA bundle (a Secret volume of the S3 Secret).
+	S3CADir = "/etc/pgbackrest/s3"
+	// S3CAFile is the S3 CA bundle's path.
+	S3CAFile = S3CADir + "/" + S3SecretKeyCA
+	// SocketDir is PostgreSQL's unix socket directory, shared with the pgBackRest sidecar.
+	SocketDir = pgbackrest.SocketPath
+	// PGPort and PGBackRestPort are the container and Service ports.
+	PGPort         = 5432
+	PGBackRestPort = pgbackrest.DefaultPort
+)
+
+// Keys of the S3 Secret (`pgbackrest-s3` by default).
+const (
+	S3SecretKeyKey       = "key"
+	S3SecretKeyKeySecret = "key-secret"
+	S3SecretKeyBucket    = "bucket"
+	S3SecretKeyEndpoint  = "endpoint"
+	S3SecretKeyRegion    = "region"
+	S3SecretKeyURIStyle  = "uri-style"
+	S3SecretKeyVerifyTLS = "verify-tls"
+	S3SecretKeyCA        = "aws-s3-ca.crt"
+)
+
+// Environment variables through which the S3 credentials reach pgBackRest (never a file, never argv).
+const (
+	EnvS3Key       = "PGBACKREST_REPO2_S3_KEY"
+	EnvS3KeySecret = "PGBACKREST_REPO2_S3_KEY_SECRET"
+)
+
+// S3 are the S3 repository settings, copied from the S3 Secret when the cluster is created so the
+// rendered configuration can be reproduced later. Credentials are never copied.
+type S3 struct {
+	Bucket    string `json:"bucket"`
+	Endpoint  string `json:"endpoint"`
+	Region    string `json:"region"`
+	URIStyle  string `json:"uriStyle,omitempty"`
+	VerifyTLS bool   `json:"verifyTLS"`
+	// HasCA says the S3 Secret holds aws-s3-ca.crt, mounted at S3CAFile.
+	HasCA bool `json:"hasCA"`
+}
+
+// Spec describes one cluster. It is stored as spec.json in ConfigMap `<name>-pgbackrest`.
+type Spec struct {
+	Name string `json:"name"`
+	// Namespace comes from where the ConfigMap lives, never from its content.
+	Namespace string `json:"-"`
+
+	// Storages is chosen at create and immutable: local (repo1), s3 (repo2) or both, local first.
+	Storages  []pgbackrest.Storage `json:"storage"`
+	PGVersion int                  `json:"pgVersion"`
+	Image     string               `json:"image"`
+	// StorageClass of the PVCs; "" means the cluster's default StorageClass.
+	StorageClass string `json:"storageClass,omitempty"`
+	// PGDataSize and RepoSize are resource quantities ("10Gi").
+	PGDataSize string `json:"pgdataSize"`
+	RepoSize   string `json:"repoSize,omitempty"`
+	// NodeSelector places the primary (and, unless --node-label says otherwise, restore Jobs).
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// S3Secret names the Secret holding the S3 settings and credentials.
+	S3Secret string `json:"s3Secret,omitempty"`
+	S3       S3     `json:"s3,omitzero"`
+	// Repo2Path is repo2-path in the bucket.
+	Repo2Path string `json:"repo2Path,omitempty"`
+
+	// DataPVC names the live data PVC: `<name>` at create, `<name>-<restore id>` after a restore.
+	DataPVC string `json:"dataPVC"`
+	// CreatedBy is the plugin version that created the cluster.
+	CreatedBy string `json:"createdBy,omitempty"`
+}
+
+// New returns the spec of a new cluster with every default filled in; callers set Storages, Image,
+// sizes and, for s3, S3.
+func New(name, namespace string) *Spec {
+	n := Names{Cluster: name}
+	return &Spec{
+		Name:       name,
+		Namespace:  namespace,
+		PGVersion:  DefaultPGVersion,
+		PGDataSize: DefaultPGDataSize,
+		RepoSize:   DefaultRepoSize,
+		S3Secret:   DefaultS3Secret,
+		Repo2Path:  n.Repo2Path(),
+		DataPVC:    n.DataPVC(),
+	}
+}
+
+// Names returns the names of the cluster's objects.
+func (s *Spec) Names() Names { return Names{Cluster: s.Name} }
+
+// Has says whether the cluster uses storage st.
+func (s *Spec) Has(st pgbackrest.Storage) bool { return slices.Contains(s.Storages, st) }
+
+// PGData is PGDATA inside pods: a subdirectory of the data PVC named after the major version.
+func (s *Spec) PGData() string {
+	return path.Join(DataMountPath, "pg"+strconv.Itoa(s.PGVersion))
+}
+
+// ErrInvalidSpec wraps every Validate error.
+var ErrInvalidSpec = errors.New("invalid cluster spec")
+
+// Validate checks a spec before it is stored or used to build objects.
+func (s *Spec) Validate() error {
+	var errs []error
+	if err := ValidateName(s.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if len(s.Storages) == 0 {
+		errs = append(errs, errors.New("no storage: choose --storage local, s3 or local,s3"))
+	}
+	for _, st := range s.Storages {
+		if pgbackrest.RepoKey(st) == 0 {
+			errs = append(errs, fmt.Errorf("unknown storage %q: use local or s3", st))
+		}
+	}
+	if s.PGVersion < 13 || s.PGVersion > 18 {
+		errs = append(errs, fmt.Errorf("PostgreSQL version %d is not supported: use 13 to 18", s.PGVersion))
+	}
+	if s.Image == "" {
+		errs = append(errs, errors.New("no image: set --image"))
+	}
+	if _, err := ParseSize("--pgdata-size", s.PGDataSize); err != nil {
+		errs = append(errs, err)
+	}
+	if s.Has(pgbackrest.Local) {
+		if _, err := ParseSize("--repo-size", s.RepoSize); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for k, v := range s.NodeSelector {
+		if _, err := ParseNodeLabel(k + "=" + v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.Has(pgbackrest.S3) {
+		if s.S3Secret == "" {
+			errs = append(errs, errors.New("s3 storage needs the name of the S3 Secret"))
+		}
+		if s.S3.Bucket == "" || s.S3.Endpoint == "" || s.S3.Region == "" {
+			errs = append(errs, fmt.Errorf("s3 storage needs bucket, endpoint and region: set them in Secret %q", s.S3Secret))
+		}
+		if !path.IsAbs(s.Repo2Path) {
+			errs = append(errs, fmt.Errorf("s3 repository path %q must be absolute", s.Repo2Path))
+		}
+	}
+	if s.DataPVC == "" {
+		errs = append(errs, errors.New("no live data PVC"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w %q: %w", ErrInvalidSpec, s.Name, errors.Join(errs...))
+	}
+	return nil
+}
+
+// JSON is the spec as stored in the ConfigMap's spec.json: indented, keys in a fixed order.
+func (s *Spec) JSON() (string, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encoding the spec of cluster %s: %w", s.Name, err)
+	}
+	return string(b) + "\n", nil
+}
+
+// Parse reads spec.json; namespace is where its ConfigMap lives.
+func Parse(data, namespace string) (*Spec, error) {
+	var s Spec
+	if err := json.Unmarshal([]byte(data), &s); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
+	}
+	s.Namespace = namespace
+	return &s, nil
+}
+
+// ConfigParams maps the spec onto pgBackRest's configuration parameters, with the plugin's defaults
+// for everything else. Render db.conf and repo.conf from it.
+func (s *Spec) ConfigParams() pgbackrest.ConfigParams {
+	p := pgbackrest.DefaultConfigParams()
+	n := s.Names()
+	p.Storages = slices.Clone(s.Storages)
+	p.RepoHost = n.RepoHost()
+	p.PGHost = n.Primary()
+	p.PGPath = s.PGData()
+	p.TLSDir = TLSDir
+	p.Port = PGBackRestPort
+	if s.Has(pgbackrest.S3) {
+		p.S3 = pgbackrest.S3Settings{
+			Bucket:    s.S3.Bucket,
+			Endpoint:  s.S3.Endpoint,
+			Region:    s.S3.Region,
+			URIStyle:  s.S3.URIStyle,
+			VerifyTLS: s.S3.VerifyTLS,
+			Path:      s.Repo2Path,
+		}
+		if s.S3.HasCA {
+			p.S3.CAFile = S3CAFile
+		}
+	}
+	return p
+}
