@@ -1,0 +1,62 @@
+// Package exitcode maps errors to the process exit status. Only main calls For; everything else
+// returns errors that wrap ErrUsage or ErrTimeout (directly or through Usage and Timeout).
+package exitcode
+
+import (
+	"context"
+	"errors"
+)
+
+// Exit statuses of kubectl-pgbackrest.
+const (
+	OK         = 0 // success
+	Failure    = 1 // the command failed
+	UsageError = 2 // usage or validation error: nothing was changed
+	TimedOut   = 3 // timed out while work still runs in the cluster: re-run to resume
+)
+
+var (
+	// ErrUsage marks usage and validation errors (exit status 2).
+	ErrUsage = errors.New("usage error")
+	// ErrTimeout marks timeouts after which work goes on in the cluster (exit status 3).
+	ErrTimeout = errors.New("timed out")
+)
+
+type markedError struct {
+	err  error
+	mark error
+}
+
+func (e *markedError) Error() string   { return e.err.Error() }
+func (e *markedError) Unwrap() []error { return []error{e.err, e.mark} }
+
+// Usage marks err as a usage or validation error. The message is unchanged. Usage(nil) is nil.
+func Usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &markedError{err: err, mark: ErrUsage}
+}
+
+// Timeout marks err as a timeout while work still runs in the cluster. Timeout(nil) is nil.
+func Timeout(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &markedError{err: err, mark: ErrTimeout}
+}
+
+// For returns the exit status for err. A bare context.DeadlineExceeded counts as a timeout too:
+// it comes from --timeout elapsing while the cluster goes on working. Cancellation (Ctrl-C) is 1.
+func For(err error) int {
+	switch {
+	case err == nil:
+		return OK
+	case errors.Is(err, ErrUsage):
+		return UsageError
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return TimedOut
+	default:
+		return Failure
+	}
+}

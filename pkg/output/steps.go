@@ -1,0 +1,59 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// StepReporter writes workflow progress to stderr:
+//
+//	… name
+//	✓ name (1.2s)
+//	✓ name (already done)
+//	✗ name: why
+//
+// It implements workflow.Reporter.
+type StepReporter struct {
+	w     io.Writer
+	color *Color
+}
+
+// NewStepReporter returns a reporter writing to w (normally the streams' ErrOut).
+func NewStepReporter(w io.Writer, c *Color) *StepReporter {
+	return &StepReporter{w: w, color: c}
+}
+
+// Start reports that a step begins.
+func (r *StepReporter) Start(name string) {
+	fmt.Fprintf(r.w, "%s %s\n", r.color.Yellow("…"), name)
+}
+
+// Skipped reports a step found already done.
+func (r *StepReporter) Skipped(name string) {
+	fmt.Fprintf(r.w, "%s %s (already done)\n", r.color.Green("✓"), name)
+}
+
+// Done reports a step that finished after d.
+func (r *StepReporter) Done(name string, d time.Duration) {
+	fmt.Fprintf(r.w, "%s %s (%s)\n", r.color.Green("✓"), name, FormatDuration(d))
+}
+
+// Failed reports a step that failed.
+func (r *StepReporter) Failed(name string, err error) {
+	fmt.Fprintf(r.w, "%s %s: %v\n", r.color.Red("✗"), name, err)
+}
+
+// FormatDuration renders d for people: 350ms, 1.2s, 2m5s, 1h2m.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return d.Round(time.Minute).String()
+	}
+}
