@@ -1,0 +1,439 @@
+// Package manifest builds every Kubernetes object of a cluster from its spec. The builders are pure
+// (k8s.io/api and apimachinery only, no client-go) and deterministic, and set TypeMeta so that
+// `--dry-run=client -o yaml` prints complete objects. The names, labels, paths and mounts follow
+// docs/architecture.md.
+package manifest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+)
+
+// Container names.
+const (
+	ContainerPostgres   = "postgres"
+	ContainerPGBackRest = "pgbackrest"
+	ContainerRestore    = "restore"
+)
+
+// Port names, on containers and Services.
+const (
+	PortPostgres   = "postgres"
+	PortPGBackRest = "pgbackrest"
+)
+
+// UID and GID of the image's postgres user (docs/image.md); pods run as it.
+const PostgresUID = 999
+
+// Volume names.
+const (
+	volData   = "pgdata"
+	volRepo   = "repo"
+	volConfig = "config"
+	volTLS    = "tls"
+	volS3CA   = "s3-ca"
+	volTmp    = "tmp"
+	volSocket = "socket"
+	volLog    = "log"
+	volSpool  = "spool"
+)
+
+// PrimaryTerminationGracePeriod leaves PostgreSQL time for its shutdown checkpoint and the archiving
+// of the last WAL segment.
+const PrimaryTerminationGracePeriod = 120
+
+var (
+	typeConfigMap  = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+	typeSecret     = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
+	typePVC        = metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}
+	typeService    = metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}
+	typeDeployment = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
+	typeJob        = metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}
+)
+
+func meta(spec *cluster.Spec, name string, role cluster.Role) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: spec.Namespace, Labels: cluster.Labels(spec.Name, role)}
+}
+
+// ConfigHash is the value of the pgbackrest.dev/config-hash pod template annotation for a config.
+func ConfigHash(conf string) string {
+	sum := sha256.Sum256([]byte(conf))
+	return hex.EncodeToString(sum[:])
+}
+
+// Objects returns every object of a new cluster in apply order: ConfigMap, TLS Secret, PVCs,
+// Services, then the repository host before the primary (whose archive_command needs it).
+func Objects(spec *cluster.Spec, dbConf, repoConf string, certs map[string][]byte) []runtime.Object {
+	objs := []runtime.Object{
+		ConfigMap(spec, dbConf, repoConf),
+		TLSSecret(spec, certs),
+		DataPVC(spec, spec.DataPVC),
+	}
+	if spec.Has(pgbackrest.Local) {
+		objs = append(objs, RepoPVC(spec))
+	}
+	return append(objs,
+		PrimaryService(spec),
+		RepoHostService(spec),
+		RepoHostDeployment(spec, repoConf),
+		PrimaryDeployment(spec),
+	)
+}
+
+// ConfigMap is the cluster ConfigMap: spec.json, db.conf and repo.conf.
+func ConfigMap(spec *cluster.Spec, dbConf, repoConf string) *corev1.ConfigMap {
+	specJSON, err := spec.JSON()
+	if err != nil {
+		// A Spec holds only strings, ints, bools, slices and maps: encoding it cannot fail.
+		panic(err)
+	}
+	cm := &corev1.ConfigMap{
+		TypeMeta:   typeConfigMap,
+		ObjectMeta: meta(spec, spec.Names().ConfigMap(), cluster.RoleConfig),
+		Data: map[string]string{
+			cluster.SpecKey:     specJSON,
+			cluster.DBConfKey:   dbConf,
+			cluster.RepoConfKey: repoConf,
+		},
+	}
+	cm.Labels[cluster.LabelCluster] = "true"
+	return cm
+}
+
+// TLSSecret holds the pgBackRest TLS material (certs.Bundle.SecretData()).
+func TLSSecret(spec *cluster.Spec, certs map[string][]byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   typeSecret,
+		ObjectMeta: meta(spec, spec.Names().TLSSecret(), cluster.RoleConfig),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       maps.Clone(certs),
+	}
+}
+
+// DataPVC is a PostgreSQL data PVC named name: the cluster's first, or a restore's new one.
+func DataPVC(spec *cluster.Spec, name string) *corev1.PersistentVolumeClaim {
+	return pvc(spec, name, cluster.RolePrimary, spec.PGDataSize)
+}
+
+// RepoPVC holds the local repository (repo1); only clusters with local storage have one.
+func RepoPVC(spec *cluster.Spec) *corev1.PersistentVolumeClaim {
+	return pvc(spec, spec.Names().RepoPVC(), cluster.RoleRepo, spec.RepoSize)
+}
+
+func pvc(spec *cluster.Spec, name string, role cluster.Role, size string) *corev1.PersistentVolumeClaim {
+	p := &corev1.PersistentVolumeClaim{
+		TypeMeta:   typePVC,
+		ObjectMeta: meta(spec, name, role),
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{
+				// Sizes are validated by cluster.Spec.Validate; an invalid one panics here.
+				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)},
+			},
+		},
+	}
+	if spec.StorageClass != "" {
+		p.Spec.StorageClassName = ptr(spec.StorageClass)
+	}
+	return p
+}
+
+// PrimaryService exposes PostgreSQL (5432) and the primary's pgBackRest TLS server (8432).
+func PrimaryService(spec *cluster.Spec) *corev1.Service {
+	return service(spec, spec.Names().Primary(), cluster.RolePrimary, []corev1.ServicePort{
+		{Name: PortPostgres, Port: cluster.PGPort, TargetPort: intstr.FromString(PortPostgres), Protocol: corev1.ProtocolTCP},
+		{Name: PortPGBackRest, Port: cluster.PGBackRestPort, TargetPort: intstr.FromString(PortPGBackRest), Protocol: corev1.ProtocolTCP},
+	})
+}
+
+// RepoHostService exposes the repository host's pgBackRest TLS server (8432).
+func RepoHostService(spec *cluster.Spec) *corev1.Service {
+	return service(spec, spec.Names().RepoHost(), cluster.RoleRepo, []corev1.ServicePort{
+		{Name: PortPGBackRest, Port: cluster.PGBackRestPort, TargetPort: intstr.FromString(PortPGBackRest), Protocol: corev1.ProtocolTCP},
+	})
+}
+
+func service(spec *cluster.Spec, name string, role cluster.Role, ports []corev1.ServicePort) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   typeService,
+		ObjectMeta: meta(spec, name, role),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: cluster.Selector(spec.Name, role),
+			Ports:    ports,
+		},
+	}
+}
+
+// PrimaryDeployment runs PostgreSQL on the live data PVC (spec.DataPVC), with a `pgbackrest server`
+// sidecar through which the repository host backs it up.
+func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
+	n := spec.Names()
+	pgdata := spec.PGData()
+
+	postgres := container(spec, ContainerPostgres, []string{"/bin/sh", "-c", postgresScript(pgdata)})
+	postgres.Env = append([]corev1.EnvVar{
+		{Name: "PGDATA", Value: pgdata},
+		{Name: "PGHOST", Value: cluster.SocketDir},
+	}, postgres.Env...)
+	postgres.Ports = []corev1.ContainerPort{{Name: PortPostgres, ContainerPort: cluster.PGPort, Protocol: corev1.ProtocolTCP}}
+	// Readiness only. pg_isready passes during recovery (callers wait for pg_is_in_recovery() = false),
+	// and there is deliberately no liveness probe: a long crash or archive recovery must never be
+	// killed, and a dead postmaster ends the container anyway.
+	postgres.ReadinessProbe = &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+			Command: []string{"pg_isready", "-h", cluster.SocketDir, "-p", fmt.Sprint(cluster.PGPort)},
+		}},
+		PeriodSeconds: 5, TimeoutSeconds: 5, FailureThreshold: 3, SuccessThreshold: 1,
+	}
+	// Kubernetes stops containers with SIGTERM, PostgreSQL's "smart" shutdown, which waits for every
+	// client to disconnect; a fast shutdown ends sessions and still checkpoints and archives.
+	postgres.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+		Command: []string{"pg_ctl", "stop", "-D", pgdata, "-m", "fast", "-w", "-t", fmt.Sprint(PrimaryTerminationGracePeriod - 10)},
+	}}}
+	postgres.VolumeMounts = append([]corev1.VolumeMount{
+		{Name: volData, MountPath: cluster.DataMountPath},
+		{Name: volSocket, MountPath: cluster.SocketDir},
+	}, postgres.VolumeMounts...)
+
+	sidecar := pgbackrestServer(spec)
+	sidecar.VolumeMounts = append([]corev1.VolumeMount{
+		// The repository host's backup reads the data files and connects to PostgreSQL through it.
+		{Name: volData, MountPath: cluster.DataMountPath},
+		{Name: volSocket, MountPath: cluster.SocketDir},
+	}, sidecar.VolumeMounts...)
+
+	volumes := append([]corev1.Volume{
+		{Name: volData, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: spec.DataPVC}}},
+		emptyDir(volSocket),
+	}, commonVolumes(spec, cluster.DBConfKey)...)
+
+	pod := podSpec(volumes, postgres, sidecar)
+	pod.NodeSelector = maps.Clone(spec.NodeSelector)
+	pod.TerminationGracePeriodSeconds = ptr(int64(PrimaryTerminationGracePeriod))
+	return deployment(spec, n.Primary(), cluster.RolePrimary, pod, nil)
+}
+
+// postgresScript initializes PGDATA when it is empty (a new cluster; a restored PVC already holds a
+// data directory) and then runs PostgreSQL with WAL archiving to every repository.
+func postgresScript(pgdata string) string {
+	return fmt.Sprintf(`set -e
+if [ ! -s %[1]s/PG_VERSION ]; then
+  initdb -D %[1]s --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --data-checksums
+fi
+exec postgres -D %[1]s \
+  -c listen_addresses='*' \
+  -c unix_socket_directories=%[2]s \
+  -c wal_level=replica \
+  -c max_wal_senders=3 \
+  -c archive_mode=on \
+  -c 'archive_command=%[3]s'
+`, pgdata, cluster.SocketDir, ArchiveCommand)
+}
+
+// ArchiveCommand pushes each WAL segment to every configured repository.
+const ArchiveCommand = "pgbackrest --stanza=" + pgbackrest.DefaultStanza + " archive-push %p"
+
+// RepoHostDeployment runs the repository host: `pgbackrest server`, with the local repository PVC
+// when storage includes local. Its pod template carries a hash of repoConf, so a config change rolls
+// it.
+func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment {
+	n := spec.Names()
+	server := pgbackrestServer(spec)
+	var volumes []corev1.Volume
+	if spec.Has(pgbackrest.Local) {
+		server.VolumeMounts = append([]corev1.VolumeMount{{Name: volRepo, MountPath: cluster.RepoMountPath}}, server.VolumeMounts...)
+		volumes = append(volumes, corev1.Volume{Name: volRepo, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.RepoPVC()}}})
+	}
+	volumes = append(volumes, commonVolumes(spec, cluster.RepoConfKey)...)
+	pod := podSpec(volumes, server)
+	return deployment(spec, n.RepoHost(), cluster.RoleRepo, pod,
+		map[string]string{cluster.AnnotationConfigHash: ConfigHash(repoConf)})
+}
+
+// JobOption adjusts a restore Job.
+type JobOption func(*batchv1.Job)
+
+// WithActiveDeadline bounds the Job's run time; the Job fails when it is exceeded.
+func WithActiveDeadline(seconds int64) JobOption {
+	return func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = ptr(seconds) }
+}
+
+// RestoreJob runs `pgbackrest restore` (args is the whole command line, args[0] being pgbackrest)
+// onto the new data PVC pvcName, placed by nodeSelector (nil: anywhere). It never retries (a failed
+// restore leaves files that a blind retry would trip over) and is not deleted when done, so its log
+// can be read.
+func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, nodeSelector map[string]string, opts ...JobOption) *batchv1.Job {
+	c := container(spec, ContainerRestore, append([]string(nil), args...))
+	c.Env = append([]corev1.EnvVar{{Name: "PGDATA", Value: spec.PGData()}}, c.Env...)
+	c.VolumeMounts = append([]corev1.VolumeMount{{Name: volData, MountPath: cluster.DataMountPath}}, c.VolumeMounts...)
+	volumes := append([]corev1.Volume{
+		{Name: volData, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvcName}}},
+	}, commonVolumes(spec, cluster.DBConfKey)...)
+	pod := podSpec(volumes, c)
+	pod.RestartPolicy = corev1.RestartPolicyNever
+	pod.NodeSelector = maps.Clone(nodeSelector)
+
+	j := &batchv1.Job{
+		TypeMeta:   typeJob,
+		ObjectMeta: meta(spec, spec.Names().RestoreJob(id), cluster.RoleRestore),
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr(int32(0)),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: cluster.Labels(spec.Name, cluster.RoleRestore)},
+				Spec:       pod,
+			},
+		},
+	}
+	for _, o := range opts {
+		o(j)
+	}
+	return j
+}
+
+func deployment(spec *cluster.Spec, name string, role cluster.Role, pod corev1.PodSpec, annotations map[string]string) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		TypeMeta:   typeDeployment,
+		ObjectMeta: meta(spec, name, role),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr(int32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: cluster.Selector(spec.Name, role)},
+			// Recreate: the PVCs are ReadWriteOnce and two PostgreSQL on one data directory is corruption.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: cluster.Labels(spec.Name, role), Annotations: annotations},
+				Spec:       pod,
+			},
+		},
+	}
+}
+
+// pgbackrestServer is the `pgbackrest server` container of the primary (sidecar) and the repository
+// host, with the common mounts and env.
+func pgbackrestServer(spec *cluster.Spec) corev1.Container {
+	c := container(spec, ContainerPGBackRest, []string{"pgbackrest", "server"})
+	c.Ports = []corev1.ContainerPort{{Name: PortPGBackRest, ContainerPort: cluster.PGBackRestPort, Protocol: corev1.ProtocolTCP}}
+	c.ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(PortPGBackRest)}},
+		PeriodSeconds: 5, TimeoutSeconds: 3, FailureThreshold: 3, SuccessThreshold: 1,
+	}
+	return c
+}
+
+// container is a container of the cluster's image with the restricted security context, the mounts
+// every pgBackRest process needs (config, TLS, S3 CA, writable emptyDirs) and the S3 credentials.
+func container(spec *cluster.Spec, name string, command []string) corev1.Container {
+	mounts := []corev1.VolumeMount{
+		{Name: volConfig, MountPath: cluster.ConfigDir, ReadOnly: true},
+		{Name: volTLS, MountPath: cluster.TLSDir, ReadOnly: true},
+	}
+	if hasS3CA(spec) {
+		mounts = append(mounts, corev1.VolumeMount{Name: volS3CA, MountPath: cluster.S3CADir, ReadOnly: true})
+	}
+	mounts = append(mounts,
+		corev1.VolumeMount{Name: volTmp, MountPath: "/tmp"},
+		corev1.VolumeMount{Name: volLog, MountPath: pgbackrest.LogPath},
+		corev1.VolumeMount{Name: volSpool, MountPath: pgbackrest.SpoolPath},
+	)
+	return corev1.Container{
+		Name:            name,
+		Image:           spec.Image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:         command,
+		Env:             s3Env(spec),
+		VolumeMounts:    mounts,
+		SecurityContext: containerSecurityContext(),
+	}
+}
+
+// s3Env passes the S3 credentials from the S3 Secret; they are never written to a file or argv.
+func s3Env(spec *cluster.Spec) []corev1.EnvVar {
+	if !spec.Has(pgbackrest.S3) {
+		return nil
+	}
+	ref := func(key string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: spec.S3Secret},
+			Key:                  key,
+		}}
+	}
+	return []corev1.EnvVar{
+		{Name: cluster.EnvS3Key, ValueFrom: ref(cluster.S3SecretKeyKey)},
+		{Name: cluster.EnvS3KeySecret, ValueFrom: ref(cluster.S3SecretKeyKeySecret)},
+	}
+}
+
+func hasS3CA(spec *cluster.Spec) bool { return spec.Has(pgbackrest.S3) && spec.S3.HasCA }
+
+// commonVolumes are the config (item confKey as pgbackrest.conf), TLS, S3 CA and emptyDir volumes.
+func commonVolumes(spec *cluster.Spec, confKey string) []corev1.Volume {
+	n := spec.Names()
+	vols := []corev1.Volume{
+		{Name: volConfig, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: n.ConfigMap()},
+			Items:                []corev1.KeyToPath{{Key: confKey, Path: cluster.ConfigFile}},
+			DefaultMode:          ptr(int32(0o444)),
+		}}},
+		// 0400 plus fsGroup: pgBackRest refuses a key with group or other permissions.
+		{Name: volTLS, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName:  n.TLSSecret(),
+			DefaultMode: ptr(int32(0o400)),
+		}}},
+	}
+	if hasS3CA(spec) {
+		vols = append(vols, corev1.Volume{Name: volS3CA, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName:  spec.S3Secret,
+			Items:       []corev1.KeyToPath{{Key: cluster.S3SecretKeyCA, Path: cluster.S3SecretKeyCA}},
+			DefaultMode: ptr(int32(0o444)), // a CA certificate is public
+		}}})
+	}
+	return append(vols, emptyDir(volTmp), emptyDir(volLog), emptyDir(volSpool))
+}
+
+func emptyDir(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+}
+
+// podSpec meets the "restricted" Pod Security Standard. Service links are off: a Service whose
+// name starts with "pgbackrest" would otherwise put PGBACKREST_* variables in the environment,
+// which pgBackRest reads as options. The pods never call the Kubernetes API, so they get no token.
+func podSpec(volumes []corev1.Volume, containers ...corev1.Container) corev1.PodSpec {
+	return corev1.PodSpec{
+		Containers:                   containers,
+		Volumes:                      volumes,
+		EnableServiceLinks:           ptr(false),
+		AutomountServiceAccountToken: ptr(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:        ptr(true),
+			RunAsUser:           ptr(int64(PostgresUID)),
+			RunAsGroup:          ptr(int64(PostgresUID)),
+			FSGroup:             ptr(int64(PostgresUID)),
+			FSGroupChangePolicy: ptr(corev1.FSGroupChangeOnRootMismatch),
+			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
+}
+
+func containerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		ReadOnlyRootFilesystem:   ptr(true),
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
