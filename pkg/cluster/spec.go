@@ -47,15 +47,11 @@ const (
 	PGBackRestPort = pgbackrest.DefaultPort
 )
 
-// Keys of the S3 Secret (`pgbackrest-s3` by default).
+// Keys of the S3 Secret (`pgbackrest-s3` by default) that pods read: the credentials (as env) and
+// the CA bundle (as a file). The settings keys belong to whoever reads the Secret at create.
 const (
 	S3SecretKeyKey       = "key"
 	S3SecretKeyKeySecret = "key-secret"
-	S3SecretKeyBucket    = "bucket"
-	S3SecretKeyEndpoint  = "endpoint"
-	S3SecretKeyRegion    = "region"
-	S3SecretKeyURIStyle  = "uri-style"
-	S3SecretKeyVerifyTLS = "verify-tls"
 	S3SecretKeyCA        = "aws-s3-ca.crt"
 )
 
