@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
@@ -58,6 +59,15 @@ func TestGet(t *testing.T) {
 	_, _, err = Get(ctx, cs, "empty", "nope")
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "kubectl pgbackrest create") {
 		t.Errorf("empty namespace: %v", err)
+	}
+
+	failing := fake.NewClientset()
+	failing.PrependReactor("list", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("forbidden")
+	})
+	_, _, err = Get(ctx, failing, "a", "nope")
+	if !errors.Is(err, ErrNotFound) || strings.Contains(err.Error(), "has no clusters") {
+		t.Errorf("list failed: %v", err)
 	}
 
 	_, _, err = Get(ctx, cs, "a", "mine")

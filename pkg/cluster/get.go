@@ -22,10 +22,15 @@ type NotFoundError struct {
 	Namespace string
 	// Existing are the clusters in Namespace, sorted.
 	Existing []string
+	// Listed says Existing is known: listing the namespace's clusters succeeded.
+	Listed bool
 }
 
 func (e *NotFoundError) Error() string {
 	msg := fmt.Sprintf("cluster %q not found in namespace %q", e.Name, e.Namespace)
+	if !e.Listed {
+		return msg + "; list the clusters with `kubectl pgbackrest list`"
+	}
 	if len(e.Existing) == 0 {
 		return msg + ": it has no clusters; create one with `kubectl pgbackrest create NAME`, or choose another namespace with -n"
 	}
@@ -46,7 +51,7 @@ func Get(ctx context.Context, cs kubernetes.Interface, ns, name string) (*Spec, 
 	if apierrors.IsNotFound(err) {
 		nf := &NotFoundError{Name: name, Namespace: ns}
 		if existing, lerr := clusterNames(ctx, cs, ns); lerr == nil {
-			nf.Existing = existing
+			nf.Existing, nf.Listed = existing, true
 		}
 		return nil, nil, nf
 	}
