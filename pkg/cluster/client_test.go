@@ -80,8 +80,10 @@ func TestList(t *testing.T) {
 	ctx := context.Background()
 	broken := clusterConfigMap(t, "b", "broken")
 	broken.Data[SpecKey] = "{"
+	invalid := clusterConfigMap(t, "b", "invalid")
+	invalid.Data[SpecKey] = strings.Replace(invalid.Data[SpecKey], `"1Gi"`, `"lots"`, 1)
 	cs := fake.NewClientset(clusterConfigMap(t, "b", "z"), clusterConfigMap(t, "a", "pg2"),
-		clusterConfigMap(t, "a", "pg1"), broken,
+		clusterConfigMap(t, "a", "pg1"), broken, invalid,
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: "a"}})
 
 	specs, err := List(ctx, cs, "a")
@@ -92,7 +94,7 @@ func TestList(t *testing.T) {
 		t.Errorf("namespace a: %s", got)
 	}
 	specs, err = List(ctx, cs, "")
-	if err == nil || !strings.Contains(err.Error(), "broken-pgbackrest") {
+	if err == nil || !strings.Contains(err.Error(), "broken-pgbackrest") || !strings.Contains(err.Error(), `invalid --pgdata-size "lots"`) {
 		t.Errorf("want an error naming the broken ConfigMap, got %v", err)
 	}
 	if got := names(specs); got != "a/pg1 a/pg2 b/z" {

@@ -79,8 +79,13 @@ func fromConfigMap(cm *corev1.ConfigMap) (*Spec, error) {
 		return nil, fmt.Errorf("ConfigMap %s/%s has no %s", cm.Namespace, cm.Name, SpecKey)
 	}
 	spec, err := Parse(data, cm.Namespace)
+	if err == nil {
+		// Builders trust a spec (sizes, names): one edited by hand must fail here, not later.
+		err = spec.Validate()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
+		return nil, fmt.Errorf("ConfigMap %s/%s: %w; restore its %s from a backup of the ConfigMap or fix it with `kubectl edit`",
+			cm.Namespace, cm.Name, err, SpecKey)
 	}
 	return spec, nil
 }
