@@ -55,6 +55,12 @@ func InfoArgs(stanza string, repo int) []string {
 	return append(base(stanza, repo), "--output=json", "info")
 }
 
+// InfoSetArgs builds `info --output=json --set=<label>` for one backup set of repository repo (the
+// set's details: sizes, times, WAL range). pgBackRest looks the set up in repo only.
+func InfoSetArgs(stanza string, repo int, set string) []string {
+	return append(base(stanza, repo), "--set="+set, "--output=json", "info")
+}
+
 // CheckArgs builds `check`, which proves that archiving reaches every repository (or just repo, if
 // not 0) by switching and archiving a WAL segment.
 func CheckArgs(stanza string, repo int) []string {

@@ -55,6 +55,7 @@ func TestSimpleArgs(t *testing.T) {
 	}{
 		{"info all", InfoArgs("db", 0), []string{"pgbackrest", "--stanza=db", "--output=json", "info"}},
 		{"info repo", InfoArgs("db", 2), []string{"pgbackrest", "--stanza=db", "--repo=2", "--output=json", "info"}},
+		{"info set", InfoSetArgs("db", 1, "20261125-002441F"), []string{"pgbackrest", "--stanza=db", "--repo=1", "--set=20261125-002441F", "--output=json", "info"}},
 		{"check all", CheckArgs("db", 0), []string{"pgbackrest", "--stanza=db", "check"}},
 		{"check repo", CheckArgs("db", 1), []string{"pgbackrest", "--stanza=db", "--repo=1", "check"}},
 		{"stanza-create", StanzaCreateArgs("db"), []string{"pgbackrest", "--stanza=db", "stanza-create"}},
