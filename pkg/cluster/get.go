@@ -84,8 +84,8 @@ func fromConfigMap(cm *corev1.ConfigMap) (*Spec, error) {
 		err = spec.Validate()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ConfigMap %s/%s: %w; restore its %s from a backup of the ConfigMap or fix it with `kubectl edit`",
-			cm.Namespace, cm.Name, err, SpecKey)
+		return nil, fmt.Errorf("ConfigMap %s/%s: %w; fix its %s with `kubectl -n %s edit configmap %s`",
+			cm.Namespace, cm.Name, err, SpecKey, cm.Namespace, cm.Name)
 	}
 	return spec, nil
 }
