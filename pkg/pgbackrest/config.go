@@ -3,8 +3,10 @@ package pgbackrest
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -169,6 +171,10 @@ func (p ConfigParams) Validate() error {
 		if s3.Bucket == "" || s3.Endpoint == "" || s3.Region == "" {
 			bad("s3 storage needs bucket, endpoint and region: set them in the S3 Secret")
 		}
+		if host, port := SplitEndpoint(s3.Endpoint); host == "" || strings.Contains(s3.Endpoint, "://") ||
+			(port == 0 && strings.Count(s3.Endpoint, ":") == 1) {
+			bad("s3 endpoint %q must be host or host:port (port 1-65535), without a scheme", s3.Endpoint)
+		}
 		if !path.IsAbs(s3.Path) {
 			bad("s3 repository path %q must be absolute", s3.Path)
 		}
@@ -300,7 +306,12 @@ func (p ConfigParams) writeS3(w *confWriter) {
 	w.set("repo2-type", "s3")
 	w.set("repo2-path", p.S3.Path)
 	w.set("repo2-s3-bucket", p.S3.Bucket)
-	w.set("repo2-s3-endpoint", p.S3.Endpoint)
+	// pgBackRest takes the port separately: "host:port" in repo2-s3-endpoint would be read as a host name.
+	host, port := SplitEndpoint(p.S3.Endpoint)
+	w.set("repo2-s3-endpoint", host)
+	if port != 0 {
+		w.set("repo2-storage-port", port)
+	}
 	w.set("repo2-s3-region", p.S3.Region)
 	if p.S3.URIStyle != "" {
 		w.set("repo2-s3-uri-style", p.S3.URIStyle)
@@ -312,6 +323,21 @@ func (p ConfigParams) writeS3(w *confWriter) {
 	if !p.S3.VerifyTLS {
 		w.set("repo2-storage-verify-tls", "n")
 	}
+}
+
+// SplitEndpoint splits an S3 endpoint "host:port" into its host and port; port is 0 when the
+// endpoint names none (or an invalid one), and the whole endpoint is then the host. IPv6 literals
+// keep their brackets only when a port follows ("[::1]:9000").
+func SplitEndpoint(endpoint string) (host string, port int) {
+	h, p, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return endpoint, 0
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return endpoint, 0
+	}
+	return h, n
 }
 
 func (p ConfigParams) writeCommon(w *confWriter) {

@@ -3,6 +3,7 @@ package pgbackrest
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -156,5 +157,45 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("want ErrInvalidConfig containing %q, got %v", tt.want, err)
 			}
 		})
+	}
+}
+
+func TestRenderS3EndpointPort(t *testing.T) {
+	cases := []struct {
+		endpoint, host string
+		port           int
+	}{
+		{"s3.example.com", "s3.example.com", 0},
+		{"s3.example.com:9443", "s3.example.com", 9443},
+		{"10.0.0.5:9000", "10.0.0.5", 9000},
+		{"[fd00::1]:9000", "fd00::1", 9000},
+	}
+	for _, c := range cases {
+		t.Run(c.endpoint, func(t *testing.T) {
+			p := testParams(S3)
+			p.S3.Endpoint = c.endpoint
+			if err := p.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			for _, conf := range []string{RenderDBConfig(p), RenderRepoConfig(p)} {
+				if !strings.Contains(conf, "\nrepo2-s3-endpoint="+c.host+"\n") {
+					t.Errorf("want repo2-s3-endpoint=%s:\n%s", c.host, conf)
+				}
+				hasPort := strings.Contains(conf, "repo2-storage-port=")
+				if c.port == 0 && hasPort {
+					t.Errorf("repo2-storage-port written for %q:\n%s", c.endpoint, conf)
+				}
+				if c.port != 0 && !strings.Contains(conf, "\nrepo2-storage-port="+strconv.Itoa(c.port)+"\n") {
+					t.Errorf("want repo2-storage-port=%d:\n%s", c.port, conf)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{"https://s3.example.com", "s3.example.com:http", "s3.example.com:0"} {
+		p := testParams(S3)
+		p.S3.Endpoint = bad
+		if err := p.Validate(); err == nil {
+			t.Errorf("Validate accepted endpoint %q", bad)
+		}
 	}
 }
