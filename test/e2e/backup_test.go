@@ -1,0 +1,163 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// backupResult is what `kubectl pgbackrest backup -o json` prints (pkg/backup.Result).
+type backupResult struct {
+	Backups []struct {
+		Storage string  `json:"storage"`
+		Repo    int     `json:"repo"`
+		Label   string  `json:"label"`
+		Type    string  `json:"type"`
+		Size    uint64  `json:"size"`
+		MBps    float64 `json:"throughputMBps"`
+	} `json:"backups"`
+}
+
+// infoSummary is what `kubectl pgbackrest info -o json` prints (pgbackrest.Summary).
+type infoSummary struct {
+	Stanza       string `json:"stanza"`
+	Repositories []struct {
+		Key     int    `json:"key"`
+		Storage string `json:"storage"`
+		Backups []struct {
+			Label string `json:"label"`
+			Type  string `json:"type"`
+		} `json:"backups"`
+		Archive *struct{ Min, Max string } `json:"archive"`
+	} `json:"repositories"`
+}
+
+// TestBackup takes full and incremental backups of clusters of each storage type, reads them back
+// with info and show backup, checks archiving, and proves that a rejected option and a concurrent
+// backup change nothing.
+func TestBackup(t *testing.T) {
+	for _, storage := range []string{"local", "s3", "local,s3"} {
+		t.Run(strings.ReplaceAll(storage, ",", "-"), func(t *testing.T) {
+			testBackup(t, storage)
+		})
+	}
+}
+
+func testBackup(t *testing.T, storage string) {
+	ns := newNamespace(t, "backup-"+strings.ReplaceAll(storage, ",", ""))
+	c := setupCluster(t, ns, storage)
+	storages := strings.Split(storage, ",")
+
+	ns.sql(c, "create table t (id serial primary key, batch int)")
+	ns.sql(c, "insert into t (batch) select 1 from generate_series(1, 10000)")
+
+	backup := func(typ string) backupResult {
+		t.Helper()
+		r := ns.mustPlugin(10*time.Minute, "backup", c, "--storage="+storage, "--type="+typ, "-o", "json")
+		var res backupResult
+		if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
+			t.Fatalf("backup -o json: %v\n%s", err, r.Stdout)
+		}
+		if len(res.Backups) != len(storages) {
+			t.Fatalf("backup --storage=%s made %d sets, want %d: %s", storage, len(res.Backups), len(storages), r.Stdout)
+		}
+		for i, b := range res.Backups {
+			if b.Storage != storages[i] || b.Type != typ || b.Label == "" || b.Size == 0 {
+				t.Errorf("set %d: %+v, want a %s backup to %s", i, b, typ, storages[i])
+			}
+			t.Logf("%s backup %s to %s: %d bytes, %.1f MB/s", b.Type, b.Label, b.Storage, b.Size, b.MBps)
+		}
+		if !strings.Contains(r.Stderr, "✓ "+typ+" backup") {
+			t.Errorf("backup stderr lacks the per-repository report:\n%s", r.Stderr)
+		}
+		return res
+	}
+	full := backup("full")
+	ns.sql(c, "insert into t (batch) select 2 from generate_series(1, 10000)")
+	incr := backup("incr")
+
+	infoOut := ns.mustPlugin(2*time.Minute, "info", c, "-o", "json").Stdout
+	var info infoSummary
+	if err := json.Unmarshal([]byte(infoOut), &info); err != nil {
+		t.Fatalf("info -o json: %v\n%s", err, infoOut)
+	}
+	if len(info.Repositories) != len(storages) {
+		t.Fatalf("info shows %d repositories, want %d:\n%s", len(info.Repositories), len(storages), infoOut)
+	}
+	for i, repo := range info.Repositories {
+		if repo.Storage != storages[i] {
+			t.Errorf("repository %d is %q, want %q", i, repo.Storage, storages[i])
+		}
+		want := []string{full.Backups[i].Label + " full", incr.Backups[i].Label + " incr"}
+		var got []string
+		for _, b := range repo.Backups {
+			got = append(got, b.Label+" "+b.Type)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("repository %s (key %d) backups %q, want %q", repo.Storage, repo.Key, got, want)
+		}
+		if repo.Archive == nil || repo.Archive.Max == "" {
+			t.Errorf("repository %s has no archive range", repo.Storage)
+		}
+	}
+	if r := ns.mustPlugin(2*time.Minute, "show", "backup", c, "-o", "json"); r.Stdout != infoOut {
+		t.Errorf("show backup differs from info:\n%s\n--- info ---\n%s", r.Stdout, infoOut)
+	}
+	table := ns.mustPlugin(2*time.Minute, "info", c).Stdout
+	for _, b := range incr.Backups {
+		if !strings.Contains(table, b.Label) {
+			t.Errorf("info table lacks %s:\n%s", b.Label, table)
+		}
+	}
+
+	check := ns.mustPlugin(3*time.Minute, "check", c)
+	if !strings.Contains(check.Stdout, "✓ archiving to") {
+		t.Errorf("check verdict:\n%s%s", check.Stdout, check.Stderr)
+	}
+
+	// A rejected option: usage error, nothing run.
+	before := ns.mustPlugin(2*time.Minute, "info", c, "-o", "json").Stdout
+	r := ns.plugin(time.Minute, "backup", c, "--storage="+storage, "--options=--stanza=x")
+	if r.Code != 2 || !strings.Contains(r.Stderr, "--stanza") {
+		t.Errorf("backup --options=--stanza=x: exit %d, want 2 naming --stanza\n%s", r.Code, r.Stderr)
+	}
+	if after := ns.mustPlugin(2*time.Minute, "info", c, "-o", "json").Stdout; after != before {
+		t.Errorf("a rejected backup changed info:\n%s\n--- before ---\n%s", after, before)
+	}
+
+	// A second backup while one runs is refused and names the holder.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	first := exec.CommandContext(ctx, "kubectl", "pgbackrest", "-n", ns.Name, "backup", c, "--storage="+storage, "--type=full")
+	var firstOut bytes.Buffer
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if run(t, "", 30*time.Second, "kubectl", "-n", ns.Name, "get", "lease", c+"-pgbackrest").Code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first backup never took the lease:\n%s", firstOut.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	second := ns.plugin(time.Minute, "backup", c, "--storage="+storage)
+	if second.Code == 0 || !strings.Contains(second.Stderr, "is held by") {
+		t.Errorf("a concurrent backup: exit %d, want a refusal naming the lease holder\n%s", second.Code, second.Stderr)
+	}
+	if err := first.Wait(); err != nil {
+		t.Errorf("the first backup failed: %v\n%s", err, firstOut.String())
+	}
+	// The Lease is released, so the next backup runs.
+	ns.mustPlugin(10*time.Minute, "backup", c, "--storage="+storage, "--type=diff")
+}
