@@ -1,0 +1,563 @@
+// Package create is the create workflow: the objects of a new cluster, written in order as
+// resumable steps, then stanza-create and check in the repository host, and last the "created"
+// marker on the cluster ConfigMap. Every step reads the cluster to tell whether it is done, so a
+// re-run after a failure or Ctrl-C resumes, and a re-run on a finished cluster changes nothing.
+package create
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/certs"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/workflow"
+)
+
+// DefaultImage is the image every pod runs unless --image says otherwise (docs/image.md states
+// the contract an image must meet).
+const DefaultImage = "ghcr.io/kubectl-pgbackrest/postgres:15-pgbackrest"
+
+// AnnotationCreatedAt on the cluster ConfigMap is the "done" marker of create, written last.
+const AnnotationCreatedAt = "pgbackrest.dev/created-at"
+
+// Config is what the user asked for. For a cluster that exists, only Name, Namespace, Storages
+// and Timeout matter: the stored spec wins.
+type Config struct {
+	Name, Namespace string
+	Storages        []pgbackrest.Storage
+	Image           string
+	StorageClass    string
+	PGDataSize      string
+	RepoSize        string
+	NodeSelector    map[string]string
+	S3Secret        string
+	// Timeout bounds the whole run (waits and pgBackRest commands); 0 means no bound but ctx.
+	Timeout time.Duration
+	// Version is the plugin version, recorded as the spec's CreatedBy.
+	Version string
+}
+
+// Deps are the side effects create needs, held narrowly so tests can fake them.
+type Deps struct {
+	Client kubernetes.Interface
+	Exec   kube.Executor
+	// Now is the clock (certificates' validity, the created-at marker, remaining timeout).
+	Now      func() time.Time
+	Reporter workflow.Reporter
+}
+
+// Result says what Run did.
+type Result struct {
+	// Spec is the cluster's spec: the stored one when the cluster existed.
+	Spec *cluster.Spec
+	// Existed is true when the cluster ConfigMap was already there (a resume or a no-op).
+	Existed bool
+	// Changed is false when every step was already done: nothing was written.
+	Changed bool
+}
+
+// ErrStorageFixed is wrapped by the error for a create whose --storage differs from the existing
+// cluster's.
+var ErrStorageFixed = errors.New("the storage type is fixed at create")
+
+// ErrNoS3Secret is wrapped when storage includes s3 and the S3 Secret does not exist.
+var ErrNoS3Secret = errors.New("S3 Secret not found")
+
+// NewSpec builds the spec of a new cluster from cfg and the S3 settings (ignored without s3).
+func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
+	spec := cluster.New(cfg.Name, cfg.Namespace)
+	spec.Storages = slices.Clone(cfg.Storages)
+	spec.Image = cfg.Image
+	if spec.Image == "" {
+		spec.Image = DefaultImage
+	}
+	spec.StorageClass = cfg.StorageClass
+	if cfg.PGDataSize != "" {
+		spec.PGDataSize = cfg.PGDataSize
+	}
+	if cfg.RepoSize != "" {
+		spec.RepoSize = cfg.RepoSize
+	}
+	if !spec.Has(pgbackrest.Local) {
+		spec.RepoSize = ""
+	}
+	spec.NodeSelector = maps.Clone(cfg.NodeSelector)
+	if spec.Has(pgbackrest.S3) {
+		if cfg.S3Secret != "" {
+			spec.S3Secret = cfg.S3Secret
+		}
+		spec.S3 = s3
+	} else {
+		spec.S3Secret = ""
+		spec.Repo2Path = ""
+	}
+	spec.CreatedBy = cfg.Version
+	return spec
+}
+
+// Render returns db.conf and repo.conf of spec.
+func Render(spec *cluster.Spec) (dbConf, repoConf string, err error) {
+	p := spec.ConfigParams()
+	if err := p.Validate(); err != nil {
+		return "", "", fmt.Errorf("rendering pgbackrest.conf of cluster %s: %w", spec.Name, err)
+	}
+	return pgbackrest.RenderDBConfig(p), pgbackrest.RenderRepoConfig(p), nil
+}
+
+// GenerateCerts makes the TLS material of spec's cluster.
+func GenerateCerts(spec *cluster.Spec, now time.Time) (map[string][]byte, error) {
+	n := spec.Names()
+	dns := append(certs.ServiceDNSNames(n.Primary(), spec.Namespace), certs.ServiceDNSNames(n.RepoHost(), spec.Namespace)...)
+	b, err := certs.Generate(dns, certs.ClientCN, now, certs.DefaultValidity)
+	if err != nil {
+		return nil, fmt.Errorf("generating the TLS certificates of cluster %s: %w", spec.Name, err)
+	}
+	return b.SecretData(), nil
+}
+
+// Objects returns every object of spec's cluster in apply order, with the given TLS material.
+func Objects(spec *cluster.Spec, tls map[string][]byte) ([]runtime.Object, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, exitcode.Usage(err)
+	}
+	dbConf, repoConf, err := Render(spec)
+	if err != nil {
+		return nil, exitcode.Usage(err)
+	}
+	return manifest.Objects(spec, dbConf, repoConf, tls), nil
+}
+
+// S3FromSecret reads the S3 settings of the Secret that `kubectl pgbackrest s3 configure` writes.
+func S3FromSecret(sec *corev1.Secret) (cluster.S3, error) {
+	get := func(k string) string { return strings.TrimSpace(string(sec.Data[k])) }
+	s3 := cluster.S3{
+		Bucket:    get("bucket"),
+		Endpoint:  get("endpoint"),
+		Region:    get("region"),
+		URIStyle:  get("uri-style"),
+		VerifyTLS: true,
+		HasCA:     len(sec.Data[cluster.S3SecretKeyCA]) > 0,
+	}
+	switch v := strings.ToLower(get("verify-tls")); v {
+	case "", "true", "y", "yes", "1":
+	case "false", "n", "no", "0":
+		s3.VerifyTLS = false
+	default:
+		return s3, fmt.Errorf("Secret %s/%s: verify-tls %q must be true or false; fix it with `kubectl pgbackrest s3 configure`",
+			sec.Namespace, sec.Name, v)
+	}
+	var missing []string
+	for _, k := range []string{"bucket", "endpoint", "region", cluster.S3SecretKeyKey, cluster.S3SecretKeyKeySecret} {
+		if get(k) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return s3, fmt.Errorf("Secret %s/%s lacks %s; set them with `kubectl pgbackrest s3 configure`",
+			sec.Namespace, sec.Name, strings.Join(missing, ", "))
+	}
+	return s3, nil
+}
+
+// ReadS3 reads and checks the S3 Secret name in ns.
+func ReadS3(ctx context.Context, cs kubernetes.Interface, ns, name string) (cluster.S3, error) {
+	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return cluster.S3{}, exitcode.Usage(fmt.Errorf("%w: --storage includes s3 but Secret %q does not exist in namespace %q; "+
+			"create it with `kubectl pgbackrest s3 configure --bucket B --endpoint E --region R -n %s`, or name another with --s3-secret",
+			ErrNoS3Secret, name, ns, ns))
+	}
+	if err != nil {
+		return cluster.S3{}, kube.Explain(fmt.Errorf("reading S3 Secret %s/%s: %w", ns, name, err), "get", "secrets", ns)
+	}
+	s3, err := S3FromSecret(sec)
+	if err != nil {
+		return s3, exitcode.Usage(err)
+	}
+	return s3, nil
+}
+
+// Prepare validates cfg against the cluster: the S3 Secret when storage includes s3, and an
+// existing cluster of that name (whose storage must match; its stored spec is then used). It
+// writes nothing.
+func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cluster.Spec, existing *corev1.ConfigMap, err error) {
+	if err := cluster.ValidateName(cfg.Name); err != nil {
+		return nil, nil, exitcode.Usage(err)
+	}
+	stored, cm, err := cluster.Get(ctx, cs, cfg.Namespace, cfg.Name)
+	switch {
+	case errors.Is(err, cluster.ErrNotFound):
+	case err != nil:
+		return nil, nil, kube.Explain(err, "get", "configmaps", cfg.Namespace)
+	default:
+		if !slices.Equal(stored.Storages, cfg.Storages) {
+			return nil, nil, exitcode.Usage(fmt.Errorf("%w: cluster %s has %s, not %s; keep --storage=%s, or create another cluster",
+				ErrStorageFixed, cfg.Name, storageString(stored.Storages), storageString(cfg.Storages), storageString(stored.Storages)))
+		}
+		if stored.Has(pgbackrest.S3) {
+			if _, err := ReadS3(ctx, cs, cfg.Namespace, stored.S3Secret); err != nil {
+				return nil, nil, err
+			}
+		}
+		return stored, cm, nil
+	}
+	var s3 cluster.S3
+	if slices.Contains(cfg.Storages, pgbackrest.S3) {
+		name := cfg.S3Secret
+		if name == "" {
+			name = cluster.DefaultS3Secret
+		}
+		if s3, err = ReadS3(ctx, cs, cfg.Namespace, name); err != nil {
+			return nil, nil, err
+		}
+	}
+	spec = NewSpec(cfg, s3)
+	if err := spec.Validate(); err != nil {
+		return nil, nil, exitcode.Usage(err)
+	}
+	if _, _, err := Render(spec); err != nil {
+		return nil, nil, exitcode.Usage(err)
+	}
+	return spec, nil, nil
+}
+
+func storageString(s []pgbackrest.Storage) string {
+	parts := make([]string, len(s))
+	for i, st := range s {
+		parts[i] = string(st)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Run creates the cluster, or resumes a create that stopped, or finds it done.
+func Run(ctx context.Context, deps Deps, cfg Config) (*Result, error) {
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+		deps.Now = now
+	}
+	spec, cm, err := Prepare(ctx, deps.Client, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var deadline time.Time
+	if cfg.Timeout > 0 {
+		deadline = now().Add(cfg.Timeout)
+	}
+	w := &run{deps: deps, spec: spec, deadline: deadline}
+	rec := &recorder{Reporter: deps.Reporter}
+	err = (workflow.Runner{Now: now}).Run(ctx, w.steps(), rec)
+	res := &Result{Spec: spec, Existed: cm != nil, Changed: rec.applied > 0}
+	var mismatch *RepositoryMismatchError
+	if errors.As(err, &mismatch) {
+		// Its own message says what to do; "re-run to resume" would not help.
+		return res, mismatch
+	}
+	return res, err
+}
+
+// recorder counts the steps that were applied (not found done).
+type recorder struct {
+	workflow.Reporter
+	applied int
+}
+
+func (r *recorder) Start(name string) {
+	r.applied++
+	r.Reporter.Start(name)
+}
+
+// Failed keeps the progress line short for errors whose full message follows as the command's error.
+func (r *recorder) Failed(name string, err error) {
+	var mismatch *RepositoryMismatchError
+	if errors.As(err, &mismatch) {
+		err = errors.New(mismatch.short())
+	}
+	r.Reporter.Failed(name, err)
+}
+
+// run holds one create run's state.
+type run struct {
+	deps     Deps
+	spec     *cluster.Spec
+	deadline time.Time
+}
+
+func (w *run) ns() string           { return w.spec.Namespace }
+func (w *run) names() cluster.Names { return w.spec.Names() }
+
+// remaining is what is left of --timeout for a wait (0: no bound).
+func (w *run) remaining() time.Duration {
+	if w.deadline.IsZero() {
+		return 0
+	}
+	return max(w.deadline.Sub(w.deps.Now()), time.Second)
+}
+
+func (w *run) steps() []workflow.Step {
+	n := w.names()
+	pvcs := []string{w.spec.DataPVC}
+	if w.spec.Has(pgbackrest.Local) {
+		pvcs = append(pvcs, n.RepoPVC())
+	}
+	return []workflow.Step{
+		{Name: "cluster config (ConfigMap " + n.ConfigMap() + ")", Done: w.configDone, Apply: w.applyConfig},
+		{Name: "TLS certificates (Secret " + n.TLSSecret() + ")", Done: w.secretDone, Apply: w.createSecret},
+		{Name: "volumes (PVC " + strings.Join(pvcs, ", ") + ")", Done: w.volumesDone, Apply: w.createVolumes},
+		{Name: "services (" + n.Primary() + ", " + n.RepoHost() + ")", Done: w.servicesDone, Apply: w.applyServices},
+		{Name: "repository host (Deployment " + n.RepoHost() + " available)",
+			Done: w.deploymentDone(n.RepoHost()), Apply: w.applyDeployment(w.repoDeployment)},
+		{Name: "primary (Deployment " + n.Primary() + " available)",
+			Done: w.deploymentDone(n.Primary()), Apply: w.applyDeployment(w.primaryDeployment)},
+		{Name: "stanza-create", Done: w.markerDone, Apply: w.stanzaCreate},
+		{Name: "check (WAL archiving reaches " + storageString(w.spec.Storages) + ")", Done: w.markerDone, Apply: w.check},
+		{Name: "mark created (annotation " + AnnotationCreatedAt + ")", Done: w.markerDone, Apply: w.mark},
+	}
+}
+
+func (w *run) configs() (dbConf, repoConf string, err error) { return Render(w.spec) }
+
+func (w *run) configDone(ctx context.Context) (bool, error) {
+	return exists(ctx, func(ctx context.Context) error {
+		_, err := w.deps.Client.CoreV1().ConfigMaps(w.ns()).Get(ctx, w.names().ConfigMap(), metav1.GetOptions{})
+		return err
+	}, "configmaps", w.ns())
+}
+
+func (w *run) applyConfig(ctx context.Context) error {
+	dbConf, repoConf, err := w.configs()
+	if err != nil {
+		return err
+	}
+	_, err = kube.Apply(ctx, w.deps.Client, manifest.ConfigMap(w.spec, dbConf, repoConf), kube.ApplyOptions{})
+	return err
+}
+
+func (w *run) secretDone(ctx context.Context) (bool, error) {
+	return exists(ctx, func(ctx context.Context) error {
+		_, err := w.deps.Client.CoreV1().Secrets(w.ns()).Get(ctx, w.names().TLSSecret(), metav1.GetOptions{})
+		return err
+	}, "secrets", w.ns())
+}
+
+// createSecret makes the TLS material once: an existing Secret is never regenerated, since the
+// running pods trust it.
+func (w *run) createSecret(ctx context.Context) error {
+	tls, err := GenerateCerts(w.spec, w.deps.Now())
+	if err != nil {
+		return err
+	}
+	sec := manifest.TLSSecret(w.spec, tls)
+	_, err = w.deps.Client.CoreV1().Secrets(w.ns()).Create(ctx, sec, metav1.CreateOptions{FieldManager: kube.FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return kube.Explain(fmt.Errorf("creating Secret %s/%s: %w", w.ns(), sec.Name, err), "create", "secrets", w.ns())
+	}
+	return nil
+}
+
+func (w *run) pvcs() []*corev1.PersistentVolumeClaim {
+	out := []*corev1.PersistentVolumeClaim{manifest.DataPVC(w.spec, w.spec.DataPVC)}
+	if w.spec.Has(pgbackrest.Local) {
+		out = append(out, manifest.RepoPVC(w.spec))
+	}
+	return out
+}
+
+func (w *run) volumesDone(ctx context.Context) (bool, error) {
+	for _, p := range w.pvcs() {
+		ok, err := exists(ctx, func(ctx context.Context) error {
+			_, err := w.deps.Client.CoreV1().PersistentVolumeClaims(w.ns()).Get(ctx, p.Name, metav1.GetOptions{})
+			return err
+		}, "persistentvolumeclaims", w.ns())
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// createVolumes creates the PVCs that are missing. Existing ones are left alone: a PVC holds data,
+// and an apply could try to resize it.
+func (w *run) createVolumes(ctx context.Context) error {
+	for _, p := range w.pvcs() {
+		_, err := w.deps.Client.CoreV1().PersistentVolumeClaims(w.ns()).Create(ctx, p, metav1.CreateOptions{FieldManager: kube.FieldManager})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return kube.Explain(fmt.Errorf("creating PVC %s/%s: %w", w.ns(), p.Name, err), "create", "persistentvolumeclaims", w.ns())
+		}
+	}
+	return nil
+}
+
+func (w *run) servicesDone(ctx context.Context) (bool, error) {
+	for _, name := range []string{w.names().Primary(), w.names().RepoHost()} {
+		ok, err := exists(ctx, func(ctx context.Context) error {
+			_, err := w.deps.Client.CoreV1().Services(w.ns()).Get(ctx, name, metav1.GetOptions{})
+			return err
+		}, "services", w.ns())
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (w *run) applyServices(ctx context.Context) error {
+	for _, svc := range []*corev1.Service{manifest.PrimaryService(w.spec), manifest.RepoHostService(w.spec)} {
+		if _, err := kube.Apply(ctx, w.deps.Client, svc, kube.ApplyOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *run) repoDeployment() (*appsv1.Deployment, error) {
+	_, repoConf, err := w.configs()
+	if err != nil {
+		return nil, err
+	}
+	return manifest.RepoHostDeployment(w.spec, repoConf), nil
+}
+
+func (w *run) primaryDeployment() (*appsv1.Deployment, error) {
+	return manifest.PrimaryDeployment(w.spec), nil
+}
+
+// deploymentDone is true when the Deployment exists and is available.
+func (w *run) deploymentDone(name string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		d, err := w.deps.Client.AppsV1().Deployments(w.ns()).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, kube.Explain(fmt.Errorf("getting Deployment %s/%s: %w", w.ns(), name, err), "get", "deployments", w.ns())
+		}
+		ok, _, err := kube.DeploymentAvailable(d)
+		if err != nil {
+			// A stuck rollout is not done; Apply re-applies and waits again.
+			return false, nil
+		}
+		return ok, nil
+	}
+}
+
+func (w *run) applyDeployment(build func() (*appsv1.Deployment, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		d, err := build()
+		if err != nil {
+			return err
+		}
+		if _, err := kube.Apply(ctx, w.deps.Client, d, kube.ApplyOptions{}); err != nil {
+			return err
+		}
+		return kube.WaitForDeploymentAvailable(ctx, w.deps.Client, w.ns(), d.Name, w.remaining())
+	}
+}
+
+// markerDone is true once create finished: the created-at annotation is on the ConfigMap.
+func (w *run) markerDone(ctx context.Context) (bool, error) {
+	cm, err := w.deps.Client.CoreV1().ConfigMaps(w.ns()).Get(ctx, w.names().ConfigMap(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, kube.Explain(fmt.Errorf("getting ConfigMap %s/%s: %w", w.ns(), w.names().ConfigMap(), err), "get", "configmaps", w.ns())
+	}
+	_, ok := cm.Annotations[AnnotationCreatedAt]
+	return ok, nil
+}
+
+// mark writes the done marker. It is a merge patch, not an apply: a later apply of the ConfigMap
+// by the same field manager must not drop it.
+func (w *run) mark(ctx context.Context) error {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, AnnotationCreatedAt, w.deps.Now().UTC().Format(time.RFC3339))
+	_, err := w.deps.Client.CoreV1().ConfigMaps(w.ns()).Patch(ctx, w.names().ConfigMap(), types.MergePatchType, []byte(patch),
+		metav1.PatchOptions{FieldManager: kube.FieldManager})
+	if err != nil {
+		return kube.Explain(fmt.Errorf("marking ConfigMap %s/%s created: %w", w.ns(), w.names().ConfigMap(), err), "patch", "configmaps", w.ns())
+	}
+	return nil
+}
+
+// execRepo runs a pgBackRest command in the repository host and returns what it printed.
+func (w *run) execRepo(ctx context.Context, args []string) (string, error) {
+	pod, err := cluster.FindRepoPod(ctx, w.deps.Client, w.ns(), w.spec.Name)
+	if err != nil {
+		return "", err
+	}
+	if !w.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, w.deadline)
+		defer cancel()
+	}
+	var out bytes.Buffer
+	err = w.deps.Exec.Exec(ctx, w.ns(), pod.Name, manifest.ContainerPGBackRest, args, nil, &out, &out)
+	if err != nil {
+		return out.String(), kube.Explain(err, "create", "pods/exec", w.ns())
+	}
+	return out.String(), nil
+}
+
+func (w *run) stanzaCreate(ctx context.Context) error {
+	args := pgbackrest.StanzaCreateArgs(pgbackrest.DefaultStanza)
+	out, err := w.execRepo(ctx, args)
+	if err != nil {
+		return explainPGBackRest(w.spec, "stanza-create", out, err)
+	}
+	return nil
+}
+
+func (w *run) check(ctx context.Context) error {
+	out, err := w.execRepo(ctx, pgbackrest.CheckArgs(pgbackrest.DefaultStanza, 0))
+	if err != nil {
+		return explainPGBackRest(w.spec, "check", out, err)
+	}
+	return nil
+}
+
+// exists runs get and turns NotFound into false.
+func exists(ctx context.Context, get func(context.Context) error, resource, ns string) (bool, error) {
+	err := get(ctx)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, kube.Explain(err, "get", resource, ns)
+	}
+	return true, nil
+}
+
+// tail returns the last n non-empty lines of s, indented, for an error message.
+func tail(s string, n int) string {
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimRight(s, "\n"), "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
