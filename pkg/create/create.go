@@ -28,6 +28,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/s3settings"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/workflow"
 )
 
@@ -145,36 +146,25 @@ func Objects(spec *cluster.Spec, tls map[string][]byte) ([]runtime.Object, error
 	return manifest.Objects(spec, dbConf, repoConf, tls), nil
 }
 
-// S3FromSecret reads the S3 settings of the Secret that `kubectl pgbackrest s3 configure` writes.
+// S3FromSecret reads the S3 settings of the Secret that `kubectl pgbackrest s3 configure` writes,
+// and checks them (credentials included: the pods need them).
 func S3FromSecret(sec *corev1.Secret) (cluster.S3, error) {
-	get := func(k string) string { return strings.TrimSpace(string(sec.Data[k])) }
-	s3 := cluster.S3{
-		Bucket:    get("bucket"),
-		Endpoint:  get("endpoint"),
-		Region:    get("region"),
-		URIStyle:  get("uri-style"),
-		VerifyTLS: true,
-		HasCA:     len(sec.Data[cluster.S3SecretKeyCA]) > 0,
+	st, err := s3settings.FromSecret(sec)
+	if err == nil {
+		err = st.Validate()
 	}
-	switch v := strings.ToLower(get("verify-tls")); v {
-	case "", "true", "y", "yes", "1":
-	case "false", "n", "no", "0":
-		s3.VerifyTLS = false
-	default:
-		return s3, fmt.Errorf("Secret %s/%s: verify-tls %q must be true or false; fix it with `kubectl pgbackrest s3 configure`",
-			sec.Namespace, sec.Name, v)
+	if err != nil {
+		return cluster.S3{}, fmt.Errorf("S3 Secret %s/%s: %w; fix it with `kubectl pgbackrest s3 configure`",
+			sec.Namespace, sec.Name, err)
 	}
-	var missing []string
-	for _, k := range []string{"bucket", "endpoint", "region", cluster.S3SecretKeyKey, cluster.S3SecretKeyKeySecret} {
-		if get(k) == "" {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		return s3, fmt.Errorf("Secret %s/%s lacks %s; set them with `kubectl pgbackrest s3 configure`",
-			sec.Namespace, sec.Name, strings.Join(missing, ", "))
-	}
-	return s3, nil
+	return cluster.S3{
+		Bucket:    st.Bucket,
+		Endpoint:  st.Endpoint,
+		Region:    st.Region,
+		URIStyle:  st.URIStyle,
+		VerifyTLS: st.VerifyTLS,
+		HasCA:     len(st.CABundle) > 0,
+	}, nil
 }
 
 // ReadS3 reads and checks the S3 Secret name in ns.

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/certs"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
@@ -113,9 +114,17 @@ func s3Secret() *corev1.Secret {
 		Data: map[string][]byte{
 			"bucket": []byte("backups"), "endpoint": []byte("s3.example.svc:9443"), "region": []byte("us-east-1"),
 			"uri-style": []byte("path"), "verify-tls": []byte("true"), "key": []byte("k"), "key-secret": []byte("s"),
-			cluster.S3SecretKeyCA: []byte("-----BEGIN CERTIFICATE-----\n"),
+			cluster.S3SecretKeyCA: testCA(),
 		},
 	}
+}
+
+func testCA() []byte {
+	b, err := certs.Generate([]string{"s3.example.svc"}, "c", t0, time.Hour)
+	if err != nil {
+		panic(err)
+	}
+	return b.CACert
 }
 
 func config(storages ...pgbackrest.Storage) Config {
@@ -349,7 +358,7 @@ func TestS3FromSecretIncomplete(t *testing.T) {
 	delete(sec.Data, "key-secret")
 	delete(sec.Data, "bucket")
 	_, err := S3FromSecret(sec)
-	if err == nil || !strings.Contains(err.Error(), "bucket, key-secret") {
+	if err == nil || !strings.Contains(err.Error(), "--bucket is required") || !strings.Contains(err.Error(), "secret key is missing") {
 		t.Fatalf("err = %v", err)
 	}
 }
