@@ -1,0 +1,585 @@
+// Package restore is the restore workflow (DESIGN.md §3): it takes a cluster back to a point in
+// time from one of its pgBackRest repositories, on a new data PVC, keeping the old one. Every
+// step can tell from the cluster whether it is done, and the restore's id, target and phase live
+// in annotations on the cluster ConfigMap, so running the same command again after a failure,
+// Ctrl-C or kill -9 finishes the job. It also holds `promote` (end a recovery paused at its
+// target) and the retired-PVC listing and cleanup.
+//
+// It is callable without cobra: pkg/cmd/restore, promote, retired and cleanup only parse flags,
+// call it and print.
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/workflow"
+)
+
+// Annotations on the cluster ConfigMap that carry a restore in progress. All of them are removed
+// together, in one update, when the restore finishes: their absence is the "done" marker.
+const (
+	AnnotationID     = cluster.AnnotationRestorePrefix + "id"
+	AnnotationTarget = cluster.AnnotationRestorePrefix + "target"
+	AnnotationPhase  = cluster.AnnotationRestorePrefix + "phase"
+	AnnotationPVC    = cluster.AnnotationRestorePrefix + "pvc"
+)
+
+// LabelRetiredAt marks a data PVC that a restore replaced, with the time (UTC, "20060102T150405Z":
+// label values cannot hold colons). AnnotationRetiredAt holds the same time in RFC 3339.
+const (
+	LabelRetiredAt      = "pgbackrest.dev/retired-at"
+	AnnotationRetiredAt = "pgbackrest.dev/retired-at"
+	retiredLabelFormat  = "20060102T150405Z"
+)
+
+// AnnotationSuspendedBy on a CronJob says which restore suspended it, so only those are resumed.
+const AnnotationSuspendedBy = "pgbackrest.dev/suspended-by"
+
+// Phases written to AnnotationPhase as the steps run (for people, and so a re-run knows a
+// restore Job was started before).
+const (
+	PhaseStarted  = "started"
+	PhaseSchedule = "suspend-schedules"
+	PhasePVC      = "allocate-pvc"
+	PhaseArchive  = "archive-wal"
+	PhaseStop     = "stop-primary"
+	PhaseRepoPath = "repo-path"
+	PhaseJob      = "restore-job"
+	PhasePrimary  = "start-primary"
+	PhaseRecovery = "recovery"
+	PhaseCheck    = "check"
+	PhaseBackup   = "backup"
+	PhaseRetire   = "retire-pvc"
+	PhaseResume   = "resume-schedules"
+)
+
+// DefaultTimeout bounds each wait (restore Job, new primary, recovery) when Config.Timeout is 0.
+const DefaultTimeout = 30 * time.Minute
+
+// archiveWait bounds the wait for the old primary's last WAL segment to be archived: pgBackRest's
+// archive-timeout is 60 s, so twice that without progress means archiving is stuck.
+const archiveWait = 2 * time.Minute
+
+// ErrInProgress is wrapped when another restore of the cluster is half done with another target.
+var ErrInProgress = errors.New("another restore is in progress")
+
+// Config is what the user asked for.
+type Config struct {
+	Namespace string
+	Cluster   string
+	// Storages is --storage as parsed (nil: the cluster's only storage, else local). Exactly one is
+	// allowed.
+	Storages []pgbackrest.Storage
+	Target   pgbackrest.Target
+	// Set is a backup set label ("" lets pgBackRest choose).
+	Set string
+	// Options are extra restore options, validated with pgbackrest.ParseOptions(pgbackrest.Restore, ...).
+	Options []string
+	// NodeSelector places the restore Job and the new primary; nil keeps the old primary's.
+	NodeSelector map[string]string
+	// BackupAfter takes a full backup once the new primary is out of recovery.
+	BackupAfter bool
+	// Force goes on when the old primary's WAL cannot be archived (it is then lost for the restore).
+	Force bool
+	// Abandon starts a new restore even when another one, with another target, is half done.
+	Abandon bool
+	// Timeout bounds each wait; 0 means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Validate checks cfg without a cluster. Errors are usage errors (exit 2).
+func (c Config) Validate() error {
+	if c.Cluster == "" {
+		return exitcode.Usage(errors.New("a cluster name is required: kubectl pgbackrest restore CLUSTER"))
+	}
+	if len(c.Storages) > 1 {
+		return exitcode.Usage(fmt.Errorf("--storage %s: a restore reads from exactly one repository: pick --storage=local or --storage=s3",
+			storageList(c.Storages)))
+	}
+	if err := c.Target.Validate(); err != nil {
+		return exitcode.Usage(err)
+	}
+	if c.BackupAfter && c.Target.Action == pgbackrest.ActionPause {
+		return exitcode.Usage(errors.New("--backup-after cannot be used with --target-action=pause: the database is read-only until promoted; " +
+			"run `kubectl pgbackrest backup` after `kubectl pgbackrest promote`"))
+	}
+	if c.Timeout < 0 {
+		return exitcode.Usage(errors.New("--timeout must not be negative"))
+	}
+	return nil
+}
+
+// Deps are the restore's narrow dependencies.
+type Deps struct {
+	Client kubernetes.Interface
+	Exec   kube.Executor
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// ErrOut receives progress: the restore Job's log, warnings.
+	ErrOut io.Writer
+	// TTY says ErrOut is a terminal (progress rewrites one line).
+	TTY bool
+	// Holder identifies this run in the Lease; "" means kube.Holder().
+	Holder string
+	// Poll is the interval of the psql polls (archiving, recovery); 0 means one second.
+	Poll time.Duration
+	// Warn prints a warning; nil writes "warning: ..." to ErrOut.
+	Warn func(format string, args ...any)
+}
+
+func (d *Deps) defaults() {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.ErrOut == nil {
+		d.ErrOut = io.Discard
+	}
+	if d.Holder == "" {
+		d.Holder = kube.Holder()
+	}
+	if d.Poll == 0 {
+		d.Poll = time.Second
+	}
+	if d.Warn == nil {
+		w := d.ErrOut
+		d.Warn = func(format string, args ...any) { fmt.Fprintf(w, "warning: "+format+"\n", args...) }
+	}
+}
+
+// Restore is one prepared restore: validated against the cluster, with its id and new PVC chosen.
+// Build it with Prepare, then Run it (or print its Plan and Objects for --dry-run).
+type Restore struct {
+	d   Deps
+	cfg Config
+
+	// Spec is the cluster's spec as read at Prepare.
+	Spec *cluster.Spec
+	// Storage is the repository the restore reads.
+	Storage pgbackrest.Storage
+	// ID is the restore's id; PVC the new data PVC; Job the restore Job.
+	ID, PVC, Job string
+	// OldPVC is the live data PVC when Prepare ran.
+	OldPVC string
+	// Resumed says a half-done restore with the same target is being continued.
+	Resumed bool
+	// Abandoned is the id of a half-done restore that --abandon leaves behind ("" if none).
+	Abandoned string
+	// Canonical is the target as recorded in AnnotationTarget.
+	Canonical string
+	// Window is the recoverable window of the chosen repository (nil when unknown).
+	Window *pgbackrest.RecoveryWindow
+	// Timeline says which timeline recovery follows, for the plan.
+	Timeline string
+
+	release func(context.Context) error
+	paused  *RecoveryState
+}
+
+// Result is what a finished restore reports.
+type Result struct {
+	ID     string `json:"id"`
+	PVC    string `json:"pvc"`
+	OldPVC string `json:"oldPVC"`
+	// Paused is set when recovery stopped at the target and waits for `kubectl pgbackrest promote`.
+	Paused *RecoveryState `json:"paused,omitempty"`
+}
+
+// Canonical spells what identifies a restore: the storage, the set and the whole target. A re-run
+// with the same canonical string resumes; another one is refused while a restore is half done.
+func Canonical(st pgbackrest.Storage, set string, t pgbackrest.Target) string {
+	value := t.Value
+	if t.Type == pgbackrest.TargetTime {
+		if tm, err := pgbackrest.ParseTargetTime(t.Value); err == nil {
+			value = pgbackrest.FormatTargetTime(tm)
+		}
+	}
+	typ := t.Type
+	if typ == "" {
+		typ = pgbackrest.TargetDefault
+	}
+	parts := []string{"storage=" + string(st), "type=" + typ}
+	if value != "" {
+		parts = append(parts, "target="+value)
+	}
+	if set != "" {
+		parts = append(parts, "set="+set)
+	}
+	if t.Timeline != "" {
+		parts = append(parts, "timeline="+t.Timeline)
+	}
+	if t.Exclusive {
+		parts = append(parts, "exclusive")
+	}
+	if t.Action != "" {
+		parts = append(parts, "action="+t.Action)
+	}
+	return strings.Join(parts, " ")
+}
+
+// ResolveStorage picks the repository: the flag's one, else the cluster's only storage, else local.
+// A storage the cluster does not have is a usage error.
+func ResolveStorage(spec *cluster.Spec, flag []pgbackrest.Storage) (pgbackrest.Storage, error) {
+	if len(flag) > 1 {
+		return "", exitcode.Usage(fmt.Errorf("--storage %s: a restore reads from exactly one repository: pick --storage=local or --storage=s3",
+			storageList(flag)))
+	}
+	st := pgbackrest.Local
+	switch {
+	case len(flag) == 1:
+		st = flag[0]
+	case len(spec.Storages) == 1:
+		st = spec.Storages[0]
+	}
+	if !spec.Has(st) {
+		return "", exitcode.Usage(fmt.Errorf("--storage %s: cluster %s has no %s repository; its storage is %s, chosen at create",
+			st, spec.Name, st, storageList(spec.Storages)))
+	}
+	return st, nil
+}
+
+func storageList(st []pgbackrest.Storage) string {
+	parts := make([]string, len(st))
+	for i, s := range st {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Prepare runs the preflight, changing nothing: the cluster exists, the storage is one it has,
+// the target and options are valid, no other run holds the Lease, a half-done restore is resumed
+// only with the same target, and `info` on the chosen repository has a backup (and the --set)
+// that can reach the target. Errors the user can fix by changing the command are usage errors.
+func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
+	d.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	spec, cm, err := cluster.Get(ctx, d.Client, cfg.Namespace, cfg.Cluster)
+	if err != nil {
+		if errors.Is(err, cluster.ErrNotFound) {
+			return nil, exitcode.Usage(err)
+		}
+		return nil, kube.Explain(err, "get", "configmaps", cfg.Namespace)
+	}
+	st, err := ResolveStorage(spec, cfg.Storages)
+	if err != nil {
+		return nil, err
+	}
+	r := &Restore{d: d, cfg: cfg, Spec: spec, Storage: st, OldPVC: spec.DataPVC}
+	r.Canonical = Canonical(st, cfg.Set, cfg.Target)
+
+	if held, err := leaseHeld(ctx, d, cfg.Namespace, spec.Names().Lease()); err != nil {
+		return nil, err
+	} else if held != nil {
+		return nil, held
+	}
+
+	ann := cm.Annotations
+	if id := ann[AnnotationID]; id != "" {
+		switch {
+		case cfg.Abandon:
+			r.Abandoned = id
+		case ann[AnnotationTarget] == r.Canonical:
+			r.Resumed = true
+			r.ID = id
+			r.PVC = ann[AnnotationPVC]
+		default:
+			return nil, exitcode.Usage(fmt.Errorf("%w on cluster %s: restore %s (%s) stopped at phase %q; "+
+				"re-run it with the same storage and target to finish it, or pass --abandon to start this one over on a new PVC "+
+				"(every existing PVC is kept)", ErrInProgress, spec.Name, id, ann[AnnotationTarget], ann[AnnotationPhase]))
+		}
+	}
+	if r.ID == "" {
+		r.ID = cluster.RestoreID(d.Now())
+		r.PVC = spec.Names().RestoredDataPVC(r.ID)
+		if r.PVC == spec.DataPVC {
+			return nil, fmt.Errorf("restore id %s names the live data PVC %s; wait a second and try again", r.ID, r.PVC)
+		}
+	}
+	if r.PVC == "" {
+		r.PVC = spec.Names().RestoredDataPVC(r.ID)
+	}
+	r.Job = spec.Names().RestoreJob(r.ID)
+
+	if err := r.checkInfo(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkInfo runs `pgbackrest info` on the chosen repository in the repository host pod and checks
+// that a backup can reach the target.
+func (r *Restore) checkInfo(ctx context.Context) error {
+	repo := pgbackrest.RepoKey(r.Storage)
+	stanza, err := r.info(ctx)
+	if err != nil {
+		return err
+	}
+	sum := pgbackrest.Summarize(stanza)
+	var rs *pgbackrest.RepositorySummary
+	for i := range sum.Repositories {
+		if sum.Repositories[i].Key == repo {
+			rs = &sum.Repositories[i]
+		}
+	}
+	if rs == nil || len(rs.Backups) == 0 {
+		return exitcode.Usage(fmt.Errorf("repository %s (repo%d) of cluster %s has no backup to restore; take one with `kubectl pgbackrest backup %s --storage=%s`",
+			r.Storage, repo, r.Spec.Name, r.Spec.Name, r.Storage))
+	}
+	r.Window = rs.RecoveryWindow
+	r.Timeline = timelineNote(r.cfg.Target, rs)
+
+	var set *pgbackrest.BackupSummary
+	if r.cfg.Set != "" {
+		var labels []string
+		for i := range rs.Backups {
+			labels = append(labels, rs.Backups[i].Label)
+			if rs.Backups[i].Label == r.cfg.Set {
+				set = &rs.Backups[i]
+			}
+		}
+		if set == nil {
+			return exitcode.Usage(fmt.Errorf("--set %s: no such backup in repository %s (repo%d); its backups: %s",
+				r.cfg.Set, r.Storage, repo, strings.Join(labels, ", ")))
+		}
+	}
+	if r.cfg.Target.Type != pgbackrest.TargetTime {
+		if r.Window == nil && set == nil {
+			return exitcode.Usage(fmt.Errorf("repository %s (repo%d) has no backup whose WAL is archived: nothing can be restored to a consistent state; "+
+				"take a backup with `kubectl pgbackrest backup %s --storage=%s`", r.Storage, repo, r.Spec.Name, r.Storage))
+		}
+		return nil
+	}
+	tm, err := pgbackrest.ParseTargetTime(r.cfg.Target.Value)
+	if err != nil {
+		return exitcode.Usage(err)
+	}
+	if tm.After(r.d.Now()) {
+		return exitcode.Usage(fmt.Errorf("--target-time %s is in the future (now is %s)%s",
+			pgbackrest.FormatTargetTime(tm), pgbackrest.FormatTargetTime(r.d.Now()), windowText(r.Window)))
+	}
+	if r.Window == nil {
+		return exitcode.Usage(fmt.Errorf("repository %s (repo%d) has no backup whose WAL is archived, so no time can be reached", r.Storage, repo))
+	}
+	if tm.Before(r.Window.From) {
+		return exitcode.Usage(fmt.Errorf("--target-time %s is before the oldest restorable point of repository %s (repo%d)%s",
+			pgbackrest.FormatTargetTime(tm), r.Storage, repo, windowText(r.Window)))
+	}
+	if set != nil && set.Stop.After(tm) {
+		return exitcode.Usage(fmt.Errorf("--set %s ended at %s, after --target-time %s: a backup can only reach times after it ended; "+
+			"choose an older set or leave --set out so pgBackRest picks one", set.Label, pgbackrest.FormatTargetTime(set.Stop), pgbackrest.FormatTargetTime(tm)))
+	}
+	return nil
+}
+
+// windowText prints the recoverable window for error messages.
+func windowText(w *pgbackrest.RecoveryWindow) string {
+	if w == nil {
+		return ""
+	}
+	return fmt.Sprintf("; the recoverable window is from %s (end of backup %s) to the end of the archive (WAL %s, at least %s)",
+		pgbackrest.FormatTargetTime(w.From), w.FromBackup, w.ToWAL, pgbackrest.FormatTargetTime(w.AtLeastUntil))
+}
+
+// timelineNote says which timeline recovery follows, for the plan.
+func timelineNote(t pgbackrest.Target, rs *pgbackrest.RepositorySummary) string {
+	current := ""
+	if rs.Archive != nil && len(rs.Archive.Max) >= 8 {
+		var tl uint64
+		if _, err := fmt.Sscanf(rs.Archive.Max[:8], "%x", &tl); err == nil {
+			current = fmt.Sprintf(" (the archive's newest is timeline %d)", tl)
+		}
+	}
+	switch {
+	case t.Type == pgbackrest.TargetImmediate:
+		return "the backup's own timeline"
+	case t.Timeline == "" || t.Timeline == "latest":
+		return "latest" + current + "; after an earlier point-in-time restore, reach the rest of an older timeline with --target-timeline=N"
+	case t.Timeline == "current":
+		return "current: the backup's own timeline"
+	default:
+		return "timeline " + t.Timeline
+	}
+}
+
+// info runs `pgbackrest info --output=json` for the chosen repository in the repository host pod.
+func (r *Restore) info(ctx context.Context) (pgbackrest.Stanza, error) {
+	return repoInfo(ctx, r.d, r.Spec, pgbackrest.RepoKey(r.Storage))
+}
+
+func repoInfo(ctx context.Context, d Deps, spec *cluster.Spec, repo int) (pgbackrest.Stanza, error) {
+	pod, err := cluster.FindRepoPod(ctx, d.Client, spec.Namespace, spec.Name)
+	if err != nil {
+		return pgbackrest.Stanza{}, fmt.Errorf("reading the backups of cluster %s: %w", spec.Name, err)
+	}
+	out, err := capture(ctx, d, pod.Namespace, pod.Name, manifest.ContainerPGBackRest, pgbackrest.InfoArgs(pgbackrest.DefaultStanza, repo))
+	if err != nil {
+		return pgbackrest.Stanza{}, fmt.Errorf("reading the backups of cluster %s: %w", spec.Name, err)
+	}
+	stanzas, err := pgbackrest.ParseInfo([]byte(out))
+	if err != nil {
+		return pgbackrest.Stanza{}, fmt.Errorf("reading the backups of cluster %s: %w", spec.Name, err)
+	}
+	return pgbackrest.FindStanza(stanzas, pgbackrest.DefaultStanza)
+}
+
+// Plan lists the restore's steps, for --dry-run and the confirmation.
+func (r *Restore) Plan() []string { return workflow.Plan(r.Steps()) }
+
+// Objects are the objects the restore creates, for --dry-run=client.
+func (r *Restore) Objects() []runtime.Object {
+	spec := r.newSpec()
+	return []runtime.Object{
+		r.dataPVC(nil),
+		manifest.RestoreJob(spec, r.ID, r.PVC, r.restoreArgs(false), r.jobNodeSelector()),
+		manifest.PrimaryDeployment(spec),
+	}
+}
+
+// newSpec is the spec the restored cluster runs with: the new PVC live and, with --node-label,
+// the new node selector.
+func (r *Restore) newSpec() *cluster.Spec {
+	s := *r.Spec
+	s.DataPVC = r.PVC
+	if r.cfg.NodeSelector != nil {
+		s.NodeSelector = maps.Clone(r.cfg.NodeSelector)
+	}
+	return &s
+}
+
+func (r *Restore) jobNodeSelector() map[string]string {
+	return maps.Clone(r.cfg.NodeSelector)
+}
+
+// restoreArgs is the restore Job's command line. delta is set on a re-run after a failed Job:
+// the PVC then holds a partial restore, which pgBackRest refuses to overwrite without --delta
+// (the failed restore left its backup.manifest there, so --delta is honoured).
+func (r *Restore) restoreArgs(delta bool) []string {
+	extra := append([]string(nil), r.cfg.Options...)
+	if delta && !hasOption(extra, "delta") && !hasOption(extra, "force") {
+		extra = append(extra, "--delta")
+	}
+	return pgbackrest.RestoreArgs(pgbackrest.DefaultStanza, pgbackrest.RepoKey(r.Storage), r.cfg.Set, r.cfg.Target, extra)
+}
+
+func hasOption(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// dataPVC is the new data PVC: the live one's class and size when it exists, else the spec's.
+func (r *Restore) dataPVC(live *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
+	p := manifest.DataPVC(r.Spec, r.PVC)
+	if live != nil {
+		if q, ok := live.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+			p.Spec.Resources.Requests[corev1.ResourceStorage] = q
+		}
+		if live.Spec.StorageClassName != nil {
+			p.Spec.StorageClassName = live.Spec.StorageClassName
+		}
+	}
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
+	}
+	p.Annotations[AnnotationID] = r.ID
+	return p
+}
+
+// Run runs the steps, reporting to rep. The Lease is released when Run returns, also on failure.
+func (r *Restore) Run(ctx context.Context, rep workflow.Reporter) (*Result, error) {
+	defer func() {
+		if r.release != nil {
+			_ = r.release(context.WithoutCancel(ctx))
+			r.release = nil
+		}
+	}()
+	err := workflow.Runner{Now: r.d.Now}.Run(ctx, r.Steps(), rep)
+	if err != nil {
+		return nil, r.explain(err)
+	}
+	return &Result{ID: r.ID, PVC: r.PVC, OldPVC: r.OldPVC, Paused: r.paused}, nil
+}
+
+// explain adds what to run next to a failed step's error.
+func (r *Restore) explain(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w; restore %s stopped: re-run the same command to resume it", err, r.ID)
+	}
+	return err
+}
+
+// getCM reads the cluster ConfigMap.
+func (r *Restore) getCM(ctx context.Context) (*corev1.ConfigMap, error) {
+	name := r.Spec.Names().ConfigMap()
+	cm, err := r.d.Client.CoreV1().ConfigMaps(r.Spec.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, kube.Explain(fmt.Errorf("reading ConfigMap %s/%s: %w", r.Spec.Namespace, name, err), "get", "configmaps", r.Spec.Namespace)
+	}
+	return cm, nil
+}
+
+// updateCM reads the cluster ConfigMap, lets change edit it, and writes it back, retrying when
+// another writer got there first.
+func (r *Restore) updateCM(ctx context.Context, change func(cm *corev1.ConfigMap) error) error {
+	for attempt := 0; ; attempt++ {
+		cm, err := r.getCM(ctx)
+		if err != nil {
+			return err
+		}
+		if err := change(cm); err != nil {
+			return err
+		}
+		_, err = r.d.Client.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: kube.FieldManager})
+		if apierrors.IsConflict(err) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return kube.Explain(fmt.Errorf("updating ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err), "update", "configmaps", cm.Namespace)
+		}
+		return nil
+	}
+}
+
+// setPhase records the step being run, when the restore's annotations are there.
+func (r *Restore) setPhase(ctx context.Context, phase string) error {
+	return r.updateCM(ctx, func(cm *corev1.ConfigMap) error {
+		if cm.Annotations[AnnotationID] != r.ID {
+			return nil
+		}
+		cm.Annotations[AnnotationPhase] = phase
+		return nil
+	})
+}
+
+// finished says this restore has completed: its PVC is live and no restore is recorded.
+func (r *Restore) finished(ctx context.Context) (bool, error) {
+	spec, cm, err := cluster.Get(ctx, r.d.Client, r.Spec.Namespace, r.Spec.Name)
+	if err != nil {
+		return false, err
+	}
+	return spec.DataPVC == r.PVC && cm.Annotations[AnnotationID] == "", nil
+}
