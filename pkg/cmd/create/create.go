@@ -1,0 +1,449 @@
+// Package create is `kubectl pgbackrest create CLUSTER`.
+package create
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/create"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/version"
+)
+
+// Dry-run modes, as kubectl spells them.
+const (
+	DryRunNone   = "none"
+	DryRunClient = "client"
+	DryRunServer = "server"
+)
+
+// Placeholders of the S3 settings printed by --dry-run=client when the S3 Secret cannot be read.
+const (
+	placeholderBucket   = "BUCKET"
+	placeholderEndpoint = "S3-ENDPOINT"
+	placeholderRegion   = "REGION"
+)
+
+// Options of `create`.
+type Options struct {
+	genericiooptions.IOStreams
+
+	Name         string
+	Storage      string
+	Image        string
+	StorageClass string
+	PGDataSize   string
+	RepoSize     string
+	NodeLabels   []string
+	S3Secret     string
+	DryRun       string
+	Output       string
+	Timeout      time.Duration
+
+	// Validated.
+	storages     []pgbackrest.Storage
+	nodeSelector map[string]string
+
+	// Completed: the edges, replaced in tests.
+	Namespace string
+	// Client is nil with --dry-run=client when no client could be built.
+	Client kubernetes.Interface
+	Exec   kube.Executor
+	Now    func() time.Time
+	Color  *output.Color
+	// Changed says whether a flag was given (to warn when an existing cluster ignores it).
+	Changed func(flag string) bool
+}
+
+// NewOptions holds every default of `create`.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{
+		IOStreams:  streams,
+		Storage:    string(pgbackrest.Local),
+		Image:      create.DefaultImage,
+		PGDataSize: "10Gi",
+		RepoSize:   "20Gi",
+		S3Secret:   cluster.DefaultS3Secret,
+		DryRun:     DryRunNone,
+		Timeout:    10 * time.Minute,
+		Now:        time.Now,
+		Color:      output.NewColor(false),
+		Changed:    func(string) bool { return false },
+	}
+}
+
+// NewCmd wires `create`.
+func NewCmd(deps *cmdutil.Deps) *cobra.Command {
+	o := NewOptions(deps.IOStreams)
+	cmd := &cobra.Command{
+		Use:   "create CLUSTER [--storage=local|s3|local,s3]",
+		Short: "Create a PostgreSQL cluster whose WAL is archived by pgBackRest",
+		Long: `Create a PostgreSQL primary, a pgBackRest repository host, their volumes, Services,
+configuration and TLS certificates, then initialise the pgBackRest stanza and check that WAL
+archiving reaches every repository. Storage "local" keeps the repository on a volume of the
+repository host (repo1), "s3" in the namespace's S3 bucket (repo2; create the S3 Secret first
+with ` + "`kubectl pgbackrest s3 configure`" + `), "local,s3" archives to both.
+
+The storage type is fixed at create. Every step is idempotent: re-run the same command after a
+failure, a timeout or Ctrl-C to resume; on a finished cluster it changes nothing.
+
+--dry-run=client prints the objects and sends nothing. With s3 it reads the S3 Secret when the
+cluster is reachable (a read, nothing is written); otherwise the S3 settings are placeholders,
+and a warning says so.`,
+		Example: `  # a cluster archiving to a local repository volume
+  kubectl pgbackrest create pg1
+
+  # archiving to the local repository and to S3 at once
+  kubectl pgbackrest s3 configure --bucket backups --endpoint minio.minio.svc:9000 --region us-east-1 --key-from-env
+  kubectl pgbackrest create pg1 --storage=local,s3 --pgdata-size 50Gi --repo-size 100Gi
+
+  # see every object without creating anything
+  kubectl pgbackrest create pg1 --dry-run=client -o yaml`,
+		Args: cmdutil.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if err := o.Validate(); err != nil {
+				return cmdutil.Usage(err)
+			}
+			if err := o.Complete(deps, cmd); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Storage, "storage", o.Storage, "Where WAL and backups go: local, s3 or local,s3 (fixed at create)")
+	f.StringVar(&o.Image, "image", o.Image, "Image with PostgreSQL and pgBackRest for every pod (see docs/image.md)")
+	f.StringVar(&o.StorageClass, "storage-class", o.StorageClass, "StorageClass of the volumes (default: the cluster's default)")
+	f.StringVar(&o.PGDataSize, "pgdata-size", o.PGDataSize, "Size of the PostgreSQL data volume")
+	f.StringVar(&o.RepoSize, "repo-size", o.RepoSize, "Size of the local repository volume (storage local)")
+	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary on nodes with this label, key=value (repeatable)")
+	f.StringVar(&o.S3Secret, "s3-secret", o.S3Secret, "Secret with the S3 settings and credentials (storage s3)")
+	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, client (print the objects, send nothing) or server (validate on the server, persist nothing)")
+	f.Lookup("dry-run").NoOptDefVal = DryRunClient
+	f.StringVarP(&o.Output, "output", "o", o.Output, "Print the objects: yaml or json")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the cluster to become ready; a timeout leaves it working: re-run to resume")
+	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3", "local,s3"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Validate checks every flag without the cluster; each error names the flag and the fix.
+func (o *Options) Validate() error {
+	var errs []error
+	if err := cluster.ValidateName(o.Name); err != nil {
+		errs = append(errs, err)
+	}
+	storages, err := pgbackrest.ParseStorageList(o.Storage)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	o.storages = storages
+	if strings.TrimSpace(o.Image) == "" || strings.ContainsAny(o.Image, " \t\n") {
+		errs = append(errs, fmt.Errorf("invalid --image %q: give an image reference, e.g. %s", o.Image, create.DefaultImage))
+	}
+	if o.StorageClass != "" {
+		if err := cmdutil.ValidateName("--storage-class", o.StorageClass); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := cluster.ParseSize("--pgdata-size", o.PGDataSize); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := cluster.ParseSize("--repo-size", o.RepoSize); err != nil {
+		errs = append(errs, err)
+	}
+	o.nodeSelector = nil
+	for _, l := range o.NodeLabels {
+		sel, err := cluster.ParseNodeLabel(l)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if o.nodeSelector == nil {
+			o.nodeSelector = map[string]string{}
+		}
+		maps.Copy(o.nodeSelector, sel)
+	}
+	if slices.Contains(storages, pgbackrest.S3) {
+		if err := cmdutil.ValidateName("--s3-secret", o.S3Secret); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !slices.Contains([]string{DryRunNone, DryRunClient, DryRunServer}, o.DryRun) {
+		errs = append(errs, fmt.Errorf("invalid --dry-run %q: use none, client or server", o.DryRun))
+	}
+	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
+		errs = append(errs, fmt.Errorf("invalid -o/--output %q: use yaml or json", o.Output))
+	}
+	if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --timeout %s: give a positive duration, e.g. 10m", o.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Complete builds the edges from deps. With --dry-run=client a client is built only for the S3
+// Secret, and its absence is no error.
+func (o *Options) Complete(deps *cmdutil.Deps, cmd *cobra.Command) error {
+	o.Color = deps.Color
+	o.Changed = func(flag string) bool { return cmd.Flags().Changed(flag) }
+	ns, _, err := deps.Namespace()
+	if err != nil {
+		if o.DryRun != DryRunClient {
+			return err
+		}
+		ns = metav1.NamespaceDefault
+	}
+	o.Namespace = ns
+	if o.DryRun == DryRunClient {
+		if slices.Contains(o.storages, pgbackrest.S3) {
+			o.Client, _ = deps.Clientset()
+		}
+		return nil
+	}
+	if o.Client, err = deps.Clientset(); err != nil {
+		return err
+	}
+	if o.DryRun == DryRunNone {
+		if o.Exec, err = deps.Executor(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *Options) config() create.Config {
+	return create.Config{
+		Name:         o.Name,
+		Namespace:    o.Namespace,
+		Storages:     o.storages,
+		Image:        o.Image,
+		StorageClass: o.StorageClass,
+		PGDataSize:   o.PGDataSize,
+		RepoSize:     o.RepoSize,
+		NodeSelector: o.nodeSelector,
+		S3Secret:     o.S3Secret,
+		Timeout:      o.Timeout,
+		Version:      version.Version,
+	}
+}
+
+// Run creates the cluster, or prints it with --dry-run.
+func (o *Options) Run(ctx context.Context) error {
+	switch o.DryRun {
+	case DryRunClient:
+		return o.runClientDryRun(ctx)
+	case DryRunServer:
+		return o.runServerDryRun(ctx)
+	}
+	cfg := o.config()
+	fmt.Fprintf(o.ErrOut, "Creating cluster %s in namespace %s (storage %s)\n", o.Name, o.Namespace, o.Storage)
+	res, err := create.Run(ctx, create.Deps{
+		Client:   o.Client,
+		Exec:     o.Exec,
+		Now:      o.Now,
+		Reporter: output.NewStepReporter(o.ErrOut, o.Color),
+	}, cfg)
+	if res != nil && res.Existed {
+		o.warnIgnored(res.Spec)
+	}
+	if err != nil {
+		return err
+	}
+	if o.Output != "" {
+		tls, err := o.Client.CoreV1().Secrets(o.Namespace).Get(ctx, res.Spec.Names().TLSSecret(), metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("reading Secret %s/%s to print it: %w", o.Namespace, res.Spec.Names().TLSSecret(), err)
+		}
+		objs, err := create.Objects(res.Spec, tls.Data)
+		if err != nil {
+			return err
+		}
+		return o.print(objs)
+	}
+	storage := strings.Join(storageNames(res.Spec.Storages), ",")
+	if !res.Changed {
+		_, err = fmt.Fprintf(o.Out, "cluster %s already created in namespace %s (storage %s): nothing changed\n", o.Name, o.Namespace, storage)
+		return err
+	}
+	verb := "created"
+	if res.Existed {
+		verb = "created (resumed)"
+	}
+	_, err = fmt.Fprintf(o.Out, "cluster %s %s in namespace %s: storage %s, primary %s, repository host %s\n",
+		o.Name, verb, o.Namespace, storage, res.Spec.Names().Primary(), res.Spec.Names().RepoHost())
+	return err
+}
+
+// warnIgnored says which explicitly given flags an existing cluster's stored spec overrides.
+func (o *Options) warnIgnored(spec *cluster.Spec) {
+	type diff struct{ flag, given, stored string }
+	var diffs []diff
+	check := func(flag, given, stored string) {
+		if o.Changed(flag) && given != stored {
+			diffs = append(diffs, diff{flag, given, stored})
+		}
+	}
+	check("image", o.Image, spec.Image)
+	check("storage-class", o.StorageClass, spec.StorageClass)
+	check("pgdata-size", o.PGDataSize, spec.PGDataSize)
+	if spec.Has(pgbackrest.Local) {
+		check("repo-size", o.RepoSize, spec.RepoSize)
+	}
+	if spec.Has(pgbackrest.S3) {
+		check("s3-secret", o.S3Secret, spec.S3Secret)
+	}
+	if o.Changed("node-label") && !maps.Equal(o.nodeSelector, spec.NodeSelector) {
+		diffs = append(diffs, diff{"node-label", fmt.Sprint(o.nodeSelector), fmt.Sprint(spec.NodeSelector)})
+	}
+	for _, d := range diffs {
+		output.Warn(o.ErrOut, o.Color, "cluster %s exists: --%s %s ignored, it keeps %q", o.Name, d.flag, d.given, d.stored)
+	}
+}
+
+// runClientDryRun prints every object and sends nothing. Only the S3 Secret is read, when a
+// client could be built; otherwise placeholders stand in for the S3 settings.
+func (o *Options) runClientDryRun(ctx context.Context) error {
+	var s3 cluster.S3
+	if slices.Contains(o.storages, pgbackrest.S3) {
+		var err error
+		if o.Client != nil {
+			s3, err = create.ReadS3(ctx, o.Client, o.Namespace, o.S3Secret)
+		} else {
+			err = errors.New("no cluster connection")
+		}
+		if err != nil {
+			output.Warn(o.ErrOut, o.Color, "dry run: S3 settings are placeholders (%s, %s, %s): could not read Secret %s/%s: %v",
+				placeholderBucket, placeholderEndpoint, placeholderRegion, o.Namespace, o.S3Secret, err)
+			s3 = cluster.S3{Bucket: placeholderBucket, Endpoint: placeholderEndpoint, Region: placeholderRegion, VerifyTLS: true}
+		}
+	}
+	spec := create.NewSpec(o.config(), s3)
+	tls, err := create.GenerateCerts(spec, o.Now())
+	if err != nil {
+		return err
+	}
+	objs, err := create.Objects(spec, tls)
+	if err != nil {
+		return err
+	}
+	return o.printOrList(objs, "created (dry run)")
+}
+
+// runServerDryRun reads the cluster as a real create would (S3 Secret, an existing cluster), then
+// has the server validate every object without persisting it.
+func (o *Options) runServerDryRun(ctx context.Context) error {
+	spec, _, err := create.Prepare(ctx, o.Client, o.config())
+	if err != nil {
+		return err
+	}
+	tls, err := create.GenerateCerts(spec, o.Now())
+	if err != nil {
+		return err
+	}
+	objs, err := create.Objects(spec, tls)
+	if err != nil {
+		return err
+	}
+	out := make([]runtime.Object, 0, len(objs))
+	for _, obj := range objs {
+		res, err := applyDryRun(ctx, o.Client, obj)
+		if err != nil {
+			return err
+		}
+		out = append(out, res)
+	}
+	return o.printOrList(out, "created (server dry run)")
+}
+
+func applyDryRun(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) (runtime.Object, error) {
+	dry := kube.ApplyOptions{DryRun: true}
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	var res runtime.Object
+	var err error
+	switch v := obj.(type) {
+	case *corev1.ConfigMap:
+		res, err = kube.Apply(ctx, cs, v, dry)
+	case *corev1.Secret:
+		res, err = kube.Apply(ctx, cs, v, dry)
+	case *corev1.PersistentVolumeClaim:
+		res, err = kube.Apply(ctx, cs, v, dry)
+	case *corev1.Service:
+		res, err = kube.Apply(ctx, cs, v, dry)
+	case *appsv1.Deployment:
+		res, err = kube.Apply(ctx, cs, v, dry)
+	default:
+		return nil, fmt.Errorf("dry run: unexpected object %T", obj)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.GetObjectKind().SetGroupVersionKind(gvk)
+	return res, nil
+}
+
+func (o *Options) printOrList(objs []runtime.Object, verb string) error {
+	if o.Output != "" {
+		return o.print(objs)
+	}
+	for _, obj := range objs {
+		if _, err := fmt.Fprintf(o.Out, "%s %s\n", objectRef(obj), verb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// print writes objs as YAML documents separated by ---, or as one JSON v1 List.
+func (o *Options) print(objs []runtime.Object) error {
+	if o.Output == "json" {
+		list := &corev1.List{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "List"}}
+		for _, obj := range objs {
+			list.Items = append(list.Items, runtime.RawExtension{Object: obj})
+		}
+		return (&printers.JSONPrinter{}).PrintObj(list, o.Out)
+	}
+	p := &printers.YAMLPrinter{}
+	for _, obj := range objs {
+		if err := p.PrintObj(obj, o.Out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func objectRef(obj runtime.Object) string {
+	kind := strings.ToLower(obj.GetObjectKind().GroupVersionKind().Kind)
+	name := ""
+	if m, ok := obj.(metav1.Object); ok {
+		name = m.GetName()
+	}
+	return kind + "/" + name
+}
+
+func storageNames(s []pgbackrest.Storage) []string {
+	out := make([]string, len(s))
+	for i, st := range s {
+		out[i] = string(st)
+	}
+	return out
+}

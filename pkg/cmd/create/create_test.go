@@ -1,0 +1,167 @@
+package create
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
+)
+
+func valid() *Options {
+	o := NewOptions(genericiooptions.NewTestIOStreamsDiscard())
+	o.Name = "pg1"
+	return o
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Options)
+		want []string // substrings of the error; none means valid
+	}{
+		{"defaults", func(*Options) {}, nil},
+		{"local,s3 and every flag", func(o *Options) {
+			o.Storage, o.StorageClass, o.NodeLabels, o.DryRun, o.Output = "s3,local", "fast", []string{"disk=ssd"}, "client", "yaml"
+		}, nil},
+		{"name not DNS-1123", func(o *Options) { o.Name = "PG_1" }, []string{"invalid cluster NAME", "lowercase"}},
+		{"name too long", func(o *Options) { o.Name = strings.Repeat("a", 41) }, []string{"41 characters", "at most 40"}},
+		{"missing name", func(o *Options) { o.Name = "" }, []string{"missing cluster NAME"}},
+		{"unknown storage", func(o *Options) { o.Storage = "gcs" }, []string{"--storage", "local, s3 or local,s3"}},
+		{"empty storage", func(o *Options) { o.Storage = "" }, []string{"--storage"}},
+		{"malformed node label", func(o *Options) { o.NodeLabels = []string{"disk"} }, []string{"--node-label", "key=value"}},
+		{"bad node label key", func(o *Options) { o.NodeLabels = []string{"-x=y"} }, []string{"--node-label"}},
+		{"malformed pgdata size", func(o *Options) { o.PGDataSize = "10GB" }, []string{"--pgdata-size", "10Gi"}},
+		{"negative repo size", func(o *Options) { o.RepoSize = "-1Gi" }, []string{"--repo-size", "positive"}},
+		{"bad output", func(o *Options) { o.Output = "wide" }, []string{"-o/--output", "yaml or json"}},
+		{"bad dry-run", func(o *Options) { o.DryRun = "yes" }, []string{"--dry-run", "none, client or server"}},
+		{"bad s3 secret", func(o *Options) { o.Storage, o.S3Secret = "s3", "Bad_Name" }, []string{"--s3-secret"}},
+		{"empty image", func(o *Options) { o.Image = "" }, []string{"--image"}},
+		{"zero timeout", func(o *Options) { o.Timeout = 0 }, []string{"--timeout"}},
+		{"storage class", func(o *Options) { o.StorageClass = "Fast Disks" }, []string{"--storage-class"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := valid()
+			c.edit(o)
+			err := o.Validate()
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate accepted %+v", o)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateParses(t *testing.T) {
+	o := valid()
+	o.Storage, o.NodeLabels = "s3, local", []string{"a=1", "b=2"}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.storages) != 2 || o.storages[0] != "local" || o.storages[1] != "s3" {
+		t.Errorf("storages = %v", o.storages)
+	}
+	if o.nodeSelector["a"] != "1" || o.nodeSelector["b"] != "2" {
+		t.Errorf("nodeSelector = %v", o.nodeSelector)
+	}
+}
+
+func dryRunOptions(t *testing.T, storage, out string) (*Options, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	streams, _, stdout, stderr := genericiooptions.NewTestIOStreams()
+	o := NewOptions(streams)
+	o.Name, o.Storage, o.DryRun, o.Output, o.Namespace = "pg1", storage, DryRunClient, out, "ns1"
+	o.Now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return o, stdout, stderr
+}
+
+func TestClientDryRunYAMLTouchesNothing(t *testing.T) {
+	o, stdout, stderr := dryRunOptions(t, "local", "yaml")
+	if err := o.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(stdout.String(), "---\n")
+	var kinds []string
+	for _, d := range docs {
+		if strings.TrimSpace(d) == "" {
+			continue
+		}
+		var obj struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name, Namespace string
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal([]byte(d), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.APIVersion == "" || obj.Metadata.Namespace != "ns1" {
+			t.Errorf("incomplete object: %+v", obj)
+		}
+		kinds = append(kinds, obj.Kind+"/"+obj.Metadata.Name)
+	}
+	want := "ConfigMap/pg1-pgbackrest Secret/pg1-pgbackrest-tls PersistentVolumeClaim/pg1 PersistentVolumeClaim/pg1-pgbr-repo " +
+		"Service/pg1 Service/pg1-backrest-shared-repo Deployment/pg1-backrest-shared-repo Deployment/pg1"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Errorf("objects:\n got %s\nwant %s", got, want)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr: %s", stderr)
+	}
+}
+
+func TestClientDryRunS3Placeholders(t *testing.T) {
+	o, stdout, stderr := dryRunOptions(t, "s3", "json")
+	if err := o.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Kind  string            `json:"kind"`
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &list); err != nil {
+		t.Fatal(err)
+	}
+	if list.Kind != "List" || len(list.Items) != 7 {
+		t.Errorf("kind %s with %d items, want a List of 7", list.Kind, len(list.Items))
+	}
+	if !strings.Contains(stdout.String(), "repo2-s3-bucket=BUCKET") || !strings.Contains(stderr.String(), "placeholders") {
+		t.Errorf("placeholders not used or not announced:\nstderr: %s", stderr)
+	}
+}
+
+func TestClientDryRunS3ReadsSecret(t *testing.T) {
+	o, stdout, stderr := dryRunOptions(t, "s3", "yaml")
+	cs := fake.NewClientset()
+	o.Client = cs
+	_ = o.Run(context.Background())
+	// The Secret is missing: placeholders, and only a get was sent.
+	for _, a := range cs.Actions() {
+		if a.GetVerb() != "get" {
+			t.Errorf("dry run sent %s %s", a.GetVerb(), a.GetResource().Resource)
+		}
+	}
+	if !strings.Contains(stderr.String(), "kubectl pgbackrest s3 configure") || stdout.Len() == 0 {
+		t.Errorf("stderr: %s", stderr)
+	}
+}
