@@ -97,9 +97,11 @@ func (c *Color) Red(s string) string { return c.paint(color.FgRed, s) }
 // Bold paints s bold.
 func (c *Color) Bold(s string) string { return c.paint(color.Bold, s) }
 
-// PrintError writes "error: <err>" once to w, the prefix in red when c paints. main calls it.
-func PrintError(w io.Writer, c *Color, err error) {
-	fmt.Fprintf(w, "%s %v\n", c.Red("error:"), err)
+// PrintError writes "error: <err>" once to w. main calls it after the command returned, so it
+// follows fatih/color's package switch, which Configure set from --color; when flag parsing failed
+// before that, fatih/color's own detection (NO_COLOR, TERM=dumb, a terminal) decides.
+func PrintError(w io.Writer, err error) {
+	fmt.Fprintf(w, "%s %v\n", color.New(color.FgRed).Sprint("error:"), err)
 }
 
 // Warn writes "warning: <msg>" to w, the prefix in yellow when c paints.

@@ -1,0 +1,122 @@
+// Package cmdutil is what every verb gets from the root command: Deps (a small factory built once
+// per invocation, never a global) and helpers that make cobra's usage errors map to exit status 2.
+package cmdutil
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
+)
+
+// Deps is passed to each verb's NewCmd. Verbs use it only in Complete, to build the narrow
+// dependencies their Options hold (a kubernetes.Interface, an Executor, a namespace). Nothing
+// here talks to the cluster until asked, so `version` and `completion` never build a client.
+type Deps struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+	// Color is configured from --color before any verb runs.
+	Color *output.Color
+}
+
+// RESTConfig returns the client configuration from kubeconfig and flags (User-Agent set).
+func (d *Deps) RESTConfig() (*rest.Config, error) {
+	c, err := d.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	return c, nil
+}
+
+// Clientset returns a typed client.
+func (d *Deps) Clientset() (kubernetes.Interface, error) {
+	c, err := d.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+	}
+	return cs, nil
+}
+
+// Executor returns the real pod Executor.
+func (d *Deps) Executor() (kube.Executor, error) {
+	c, err := d.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+	}
+	return kube.NewExecutor(c, cs), nil
+}
+
+// Namespace returns the namespace from -n or the kubeconfig context, and whether -n was given.
+func (d *Deps) Namespace() (string, bool, error) {
+	ns, explicit, err := d.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return "", false, fmt.Errorf("finding the namespace: %w", err)
+	}
+	return ns, explicit, nil
+}
+
+// Usage marks err as a usage error (exit status 2). Verbs return Usage(o.Validate()).
+func Usage(err error) error { return exitcode.Usage(err) }
+
+// Args wraps a cobra positional-argument validator so its errors are usage errors.
+func Args(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		return exitcode.Usage(v(cmd, args))
+	}
+}
+
+// NoArgs, ExactArgs and MaximumNArgs are cobra's, as usage errors.
+var (
+	NoArgs = Args(cobra.NoArgs)
+)
+
+// ExactArgs is cobra.ExactArgs as a usage error.
+func ExactArgs(n int) cobra.PositionalArgs { return Args(cobra.ExactArgs(n)) }
+
+// MaximumNArgs is cobra.MaximumNArgs as a usage error.
+func MaximumNArgs(n int) cobra.PositionalArgs { return Args(cobra.MaximumNArgs(n)) }
+
+// GroupCommand makes cmd (a command that only holds subcommands, like `s3`) print its help when
+// run bare and fail with a usage error, suggesting close names, for an unknown subcommand.
+func GroupCommand(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		return exitcode.Usage(fmt.Errorf("%s\nRun '%s --help' for usage", msg, c.CommandPath()))
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	return cmd
+}
+
+// FlagError is the root's SetFlagErrorFunc: bad flags are usage errors.
+func FlagError(_ *cobra.Command, err error) error { return exitcode.Usage(err) }
+
+// ValidateName checks a Kubernetes object name given with flag (DNS-1123 subdomain).
+func ValidateName(flag, name string) error {
+	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		return fmt.Errorf("%s %q is not a valid name: %s", flag, name, strings.Join(msgs, "; "))
+	}
+	return nil
+}
