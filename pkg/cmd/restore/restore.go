@@ -1,0 +1,366 @@
+// Package restore is `kubectl pgbackrest restore`: it takes a cluster back to a point in time from
+// one repository, on a new data PVC (the old one is kept), in resumable steps. The workflow is
+// pkg/restore; this package parses flags, asks for confirmation and prints.
+package restore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/restore"
+)
+
+// ErrNotConfirmed is returned when the user does not confirm the restore.
+var ErrNotConfirmed = errors.New("restore not confirmed")
+
+// Options are the flags of `restore` and what Complete and Validate derive from them.
+type Options struct {
+	genericiooptions.IOStreams
+
+	Storage         string
+	TargetTime      string
+	TargetLSN       string
+	TargetXID       string
+	TargetName      string
+	TargetImmediate bool
+	TargetTimeline  string
+	TargetExclusive bool
+	TargetAction    string
+	Set             string
+	NodeLabel       string
+	BackupAfter     bool
+	ExtraOptions    string
+	Yes             bool
+	DryRun          string
+	Timeout         time.Duration
+	Force           bool
+	Abandon         bool
+
+	// targetActionSet says --target-action was given (its default applies only with a target).
+	targetActionSet bool
+
+	Cluster string
+	// StdinTTY says stdin is a terminal, so the confirmation can be typed.
+	StdinTTY bool
+
+	config restore.Config
+	deps   restore.Deps
+	color  *output.Color
+}
+
+// NewOptions holds every default of `restore`.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{
+		IOStreams:    streams,
+		TargetAction: pgbackrest.ActionPromote,
+		DryRun:       "none",
+		Timeout:      restore.DefaultTimeout,
+	}
+}
+
+// NewCmd returns `restore`.
+func NewCmd(deps *cmdutil.Deps) *cobra.Command {
+	o := NewOptions(deps.IOStreams)
+	cmd := &cobra.Command{
+		Use:   "restore CLUSTER",
+		Short: "Restore a cluster to the end of the archive or to a point in time, on a new data volume",
+		Long: `Restore a cluster from one of its pgBackRest repositories. The primary is stopped (after its
+last WAL is archived), a restore Job fills a new data PVC, and a new primary starts on it and
+archives into the same stanza on a new timeline. The old data PVC is never deleted: it is
+labelled retired (see "kubectl pgbackrest retired").
+
+Every step is checked against the cluster before it runs, and the restore's progress is kept
+on the cluster ConfigMap: if the command fails or is interrupted, run it again with the same
+target and it resumes. A different target while a restore is half done is refused; --abandon
+starts over on another new PVC.
+
+Without a --target-* flag the restore replays to the end of the archive, following the latest
+timeline. After one point-in-time restore, the rest of the old timeline is reachable only with
+--target-timeline.`,
+		Example: `  # To the end of the archive, from the cluster's only repository
+  kubectl pgbackrest restore mydb
+
+  # Point in time, from S3
+  kubectl pgbackrest restore mydb --storage=s3 --target-time="2026-11-25 10:00:00+00"
+
+  # Stop at the target read-only, look, then promote
+  kubectl pgbackrest restore mydb --target-time="2026-11-25T10:00:00Z" --target-action=pause
+  kubectl pgbackrest promote mydb
+
+  # Show the plan and the objects without changing anything
+  kubectl pgbackrest restore mydb --dry-run=client`,
+		Args: cmdutil.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.targetActionSet = cmd.Flags().Changed("target-action")
+			if err := o.Complete(deps, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Storage, "storage", o.Storage, "repository to restore from: local or s3 (default: the cluster's only storage, else local)")
+	fl.StringVar(&o.TargetTime, "target-time", o.TargetTime, `stop at this time, with its zone: "2026-11-25 10:00:00+00" or RFC 3339`)
+	fl.StringVar(&o.TargetLSN, "target-lsn", o.TargetLSN, "stop at this WAL location (0/4B000028)")
+	fl.StringVar(&o.TargetXID, "target-xid", o.TargetXID, "stop at this transaction id")
+	fl.StringVar(&o.TargetName, "target-name", o.TargetName, "stop at this restore point (pg_create_restore_point)")
+	fl.BoolVar(&o.TargetImmediate, "target-immediate", o.TargetImmediate, "stop as soon as the backup is consistent")
+	fl.StringVar(&o.TargetTimeline, "target-timeline", o.TargetTimeline, "timeline to follow: current, latest or a number (default: latest)")
+	fl.BoolVar(&o.TargetExclusive, "target-exclusive", o.TargetExclusive, "stop just before the target instead of just after it")
+	fl.StringVar(&o.TargetAction, "target-action", o.TargetAction, "at the target: promote, or pause read-only until `kubectl pgbackrest promote`")
+	fl.StringVar(&o.Set, "set", o.Set, "backup set label to restore (default: pgBackRest picks the newest that can reach the target)")
+	fl.StringVar(&o.NodeLabel, "node-label", o.NodeLabel, "key=value node selector for the restore Job and the new primary (default: the old primary's)")
+	fl.BoolVar(&o.BackupAfter, "backup-after", o.BackupAfter, "take a full backup once the new primary is out of recovery")
+	fl.StringVar(&o.ExtraOptions, "options", o.ExtraOptions, `extra pgBackRest restore options, e.g. "--process-max=4"`)
+	fl.BoolVarP(&o.Yes, "yes", "y", o.Yes, "do not ask for confirmation")
+	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"client" prints the plan and the objects without changing anything`)
+	fl.Lookup("dry-run").NoOptDefVal = "client"
+	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on each wait (restore Job, new primary, end of recovery)")
+	fl.BoolVar(&o.Force, "force", o.Force, "go on when the old primary's last WAL cannot be archived (that WAL is then lost)")
+	fl.BoolVar(&o.Abandon, "abandon", o.Abandon, "start over when another restore with another target is half done (its PVC is kept)")
+	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("target-action", cobra.FixedCompletions([]string{pgbackrest.ActionPromote, pgbackrest.ActionPause}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{"none", "client"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete takes the cluster name and builds the clients and namespace from the root's flags.
+func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
+	o.Cluster = args[0]
+	ns, _, err := deps.Namespace()
+	if err != nil {
+		return err
+	}
+	cs, err := deps.Clientset()
+	if err != nil {
+		return err
+	}
+	ex, err := deps.Executor()
+	if err != nil {
+		return err
+	}
+	o.color = deps.Color
+	o.StdinTTY = isTTY(o.In)
+	o.config.Namespace = ns
+	o.deps = restore.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut),
+		Warn: func(format string, a ...any) { output.Warn(o.ErrOut, deps.Color, format, a...) }}
+	return nil
+}
+
+func isTTY(r io.Reader) bool {
+	w, ok := r.(io.Writer) // an *os.File is both
+	return ok && output.IsTerminal(w)
+}
+
+// Validate turns the flags into a restore.Config; it needs no cluster.
+func (o *Options) Validate() error {
+	cfg := restore.Config{Namespace: o.config.Namespace, Cluster: o.Cluster, Set: o.Set, BackupAfter: o.BackupAfter,
+		Force: o.Force, Abandon: o.Abandon, Timeout: o.Timeout}
+	if o.Storage != "" {
+		st, err := pgbackrest.ParseStorageList(o.Storage)
+		if err != nil {
+			return exitcode.Usage(fmt.Errorf("--storage: %w", err))
+		}
+		cfg.Storages = st
+	}
+	t, err := o.target()
+	if err != nil {
+		return err
+	}
+	cfg.Target = t
+	if o.NodeLabel != "" {
+		sel, err := cluster.ParseNodeLabel(o.NodeLabel)
+		if err != nil {
+			return exitcode.Usage(fmt.Errorf("--node-label: %w", err))
+		}
+		cfg.NodeSelector = sel
+	}
+	if o.ExtraOptions != "" {
+		extra, err := pgbackrest.ParseOptions(pgbackrest.Restore, o.ExtraOptions)
+		if err != nil {
+			return exitcode.Usage(fmt.Errorf("--options: %w", err))
+		}
+		cfg.Options = extra
+	}
+	switch o.DryRun {
+	case "none", "client":
+	default:
+		return exitcode.Usage(fmt.Errorf(`--dry-run %q must be "none" or "client"`, o.DryRun))
+	}
+	if o.Timeout <= 0 {
+		return exitcode.Usage(fmt.Errorf("--timeout must be positive; got %s", o.Timeout))
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	o.config = cfg
+	return nil
+}
+
+// target maps the --target-* flags (at most one) onto a pgBackRest target.
+func (o *Options) target() (pgbackrest.Target, error) {
+	var t pgbackrest.Target
+	var given []string
+	set := func(flag, typ, value string) {
+		given = append(given, "--"+flag)
+		t.Type, t.Value = typ, value
+	}
+	if o.TargetTime != "" {
+		set("target-time", pgbackrest.TargetTime, o.TargetTime)
+	}
+	if o.TargetLSN != "" {
+		set("target-lsn", pgbackrest.TargetLSN, o.TargetLSN)
+	}
+	if o.TargetXID != "" {
+		set("target-xid", pgbackrest.TargetXID, o.TargetXID)
+	}
+	if o.TargetName != "" {
+		set("target-name", pgbackrest.TargetName, o.TargetName)
+	}
+	if o.TargetImmediate {
+		set("target-immediate", pgbackrest.TargetImmediate, "")
+	}
+	if len(given) > 1 {
+		return t, exitcode.Usage(fmt.Errorf("%s cannot be combined: give at most one target", strings.Join(given, ", ")))
+	}
+	t.Timeline = o.TargetTimeline
+	t.Exclusive = o.TargetExclusive
+	switch {
+	case len(given) == 1:
+		t.Action = o.TargetAction
+	case o.targetActionSet:
+		t.Action = o.TargetAction // refused by Validate: the end of the archive always promotes
+	}
+	if err := t.Validate(); err != nil {
+		if len(given) == 1 {
+			// pgbackrest speaks of its own --target option; name the flag the user typed.
+			return t, exitcode.Usage(errors.New(strings.Replace(err.Error(), "--target \"", given[0]+" \"", 1)))
+		}
+		return t, exitcode.Usage(err)
+	}
+	return t, nil
+}
+
+// Run prepares the restore (preflight, nothing changed), prints the plan, asks for confirmation
+// and runs it.
+func (o *Options) Run(ctx context.Context) error {
+	r, err := restore.Prepare(ctx, o.deps, o.config)
+	if err != nil {
+		return err
+	}
+	if o.DryRun == "client" {
+		return o.printDryRun(r)
+	}
+	o.printPlan(o.ErrOut, r)
+	if err := o.confirm(); err != nil {
+		return err
+	}
+	res, err := r.Run(ctx, output.NewStepReporter(o.ErrOut, o.color))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "cluster %s restored (restore %s): live data PVC %s; the old one, %s, is kept and labelled retired\n",
+		o.Cluster, res.ID, res.PVC, res.OldPVC)
+	if res.Paused != nil {
+		fmt.Fprintf(o.Out, "recovery is paused at the target: the database is read-only; the last replayed transaction committed at %s.\n"+
+			"Check the data, then end recovery (a new timeline, writable) with:\n  kubectl pgbackrest promote %s -n %s\n"+
+			"or restore again with another target.\n",
+			orUnknown(res.Paused.ReplayTimestamp), o.Cluster, o.config.Namespace)
+	} else if !o.BackupAfter {
+		fmt.Fprintf(o.Out, "take a full backup of the new timeline soon: kubectl pgbackrest backup %s -n %s --type=full\n", o.Cluster, o.config.Namespace)
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown time (no transaction replayed)"
+	}
+	return s
+}
+
+func (o *Options) printPlan(w io.Writer, r *restore.Restore) {
+	what := "the end of the archive"
+	if t := o.config.Target; t.Type != "" && t.Type != pgbackrest.TargetDefault {
+		what = t.Type
+		if t.Value != "" {
+			what += " " + t.Value
+		}
+		if t.Exclusive {
+			what += " (exclusive)"
+		}
+		what += ", then " + t.Action
+	}
+	fmt.Fprintf(w, "Restore cluster %s in namespace %s from %s (repo%d) to %s\n", o.Cluster, o.config.Namespace,
+		r.Storage, pgbackrest.RepoKey(r.Storage), what)
+	if o.Set != "" {
+		fmt.Fprintf(w, "  backup set:   %s\n", o.Set)
+	}
+	fmt.Fprintf(w, "  timeline:     %s\n", r.Timeline)
+	if r.Window != nil {
+		fmt.Fprintf(w, "  recoverable:  from %s to the end of the archive (WAL %s)\n", pgbackrest.FormatTargetTime(r.Window.From), r.Window.ToWAL)
+	}
+	fmt.Fprintf(w, "  data PVC:     %s (new); %s is kept and labelled retired\n", r.PVC, r.OldPVC)
+	if r.Resumed {
+		fmt.Fprintf(w, "  resuming restore %s, started earlier with the same target\n", r.ID)
+	}
+	if r.Abandoned != "" {
+		fmt.Fprintf(w, "  abandoning half-done restore %s (its PVC is kept)\n", r.Abandoned)
+	}
+	fmt.Fprintf(w, "  PostgreSQL is down from the primary's deletion until the new primary is ready.\n")
+	fmt.Fprintf(w, "Steps:\n")
+	for i, s := range r.Plan() {
+		fmt.Fprintf(w, "  %2d. %s\n", i+1, s)
+	}
+}
+
+func (o *Options) confirm() error {
+	if o.Yes {
+		return nil
+	}
+	if !o.StdinTTY {
+		return exitcode.Usage(fmt.Errorf("%w: a restore replaces the cluster's data; pass --yes to confirm when not on a terminal", ErrNotConfirmed))
+	}
+	fmt.Fprintf(o.ErrOut, "Type the cluster name (%s) to restore it: ", o.Cluster)
+	line, err := bufio.NewReader(o.In).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("%w: reading the confirmation: %v", ErrNotConfirmed, err)
+	}
+	if strings.TrimSpace(line) != o.Cluster {
+		return fmt.Errorf("%w: %q is not %q; nothing was changed", ErrNotConfirmed, strings.TrimSpace(line), o.Cluster)
+	}
+	return nil
+}
+
+func (o *Options) printDryRun(r *restore.Restore) error {
+	var b strings.Builder
+	o.printPlan(&b, r)
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		fmt.Fprintf(o.Out, "# %s\n", line)
+	}
+	for _, obj := range r.Objects() {
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "---\n%s", data)
+	}
+	return nil
+}
