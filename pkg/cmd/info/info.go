@@ -1,0 +1,213 @@
+// Package info is `kubectl pgbackrest info` and its alias `show backup`: the backups of a cluster,
+// per repository, with the WAL archive and the window a point-in-time restore can reach.
+package info
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/backup"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+)
+
+const long = `Show the backups of a cluster, per repository: label, type, start and stop time, size, size in the
+repository and the WAL range each needs; the archived WAL range; and the recoverable window, the
+range of times a point-in-time restore can reach.
+
+-o json and -o yaml print a stable structure (pkg/pgbackrest.Summary): fields are added, never
+renamed.`
+
+// Options are the flags of `info` and what Complete derives from them.
+type Options struct {
+	genericiooptions.IOStreams
+
+	Storage string
+	Set     string
+	Output  string
+
+	Cluster   string
+	Namespace string
+	storages  []pgbackrest.Storage
+	format    output.Format
+	deps      backup.Deps
+}
+
+// NewOptions holds every default of `info`.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{IOStreams: streams, Output: string(output.Table)}
+}
+
+// NewCmd returns `info`.
+func NewCmd(deps *cmdutil.Deps) *cobra.Command {
+	return newCmd(deps, "info CLUSTER", "kubectl pgbackrest info")
+}
+
+// NewShowCmd returns `show` with its child `backup`, the same command as `info` for users coming
+// from `pgo show backup`.
+func NewShowCmd(deps *cmdutil.Deps) *cobra.Command {
+	show := cmdutil.GroupCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Show a cluster's backups (show backup is info, as in pgo show backup)",
+	})
+	show.AddCommand(newCmd(deps, "backup CLUSTER", "kubectl pgbackrest show backup"))
+	return show
+}
+
+func newCmd(deps *cmdutil.Deps, use, prefix string) *cobra.Command {
+	o := NewOptions(deps.IOStreams)
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: "Show a cluster's backups, WAL archive and recoverable window",
+		Long:  long,
+		Example: fmt.Sprintf(`  # Every repository
+  %[1]s mydb
+
+  # One backup set, as JSON
+  %[1]s mydb --set 20261125-002441F -o json
+
+  # Only the S3 repository
+  %[1]s mydb --storage=s3`, prefix),
+		Args: cmdutil.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(deps, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Storage, "storage", o.Storage, "repositories to show: local, s3 or local,s3 (default: all of the cluster's)")
+	fl.StringVar(&o.Set, "set", o.Set, "show only the backup set with this label")
+	fl.StringVarP(&o.Output, "output", "o", o.Output, "output format: table, json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3", "local,s3"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete builds the clients and namespace from the root's flags and takes the cluster name.
+func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
+	o.Cluster = args[0]
+	ns, _, err := deps.Namespace()
+	if err != nil {
+		return err
+	}
+	o.Namespace = ns
+	cs, err := deps.Clientset()
+	if err != nil {
+		return err
+	}
+	ex, err := deps.Executor()
+	if err != nil {
+		return err
+	}
+	o.deps = backup.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut}
+	return nil
+}
+
+// Validate checks the flags; it needs no cluster.
+func (o *Options) Validate() error {
+	if o.Storage != "" {
+		st, err := pgbackrest.ParseStorageList(o.Storage)
+		if err != nil {
+			return exitcode.Usage(fmt.Errorf("--storage: %w", err))
+		}
+		o.storages = st
+	}
+	format, err := output.ParseFormat(o.Output)
+	if err != nil {
+		return exitcode.Usage(err)
+	}
+	o.format = format
+	return nil
+}
+
+// Run reads the backups and prints them.
+func (o *Options) Run(ctx context.Context) error {
+	sum, err := backup.Info(ctx, o.deps, backup.InfoConfig{Namespace: o.Namespace, Cluster: o.Cluster, Storages: o.storages, Set: o.Set})
+	if err != nil {
+		return err
+	}
+	if o.format != output.Table {
+		return output.Print(o.Out, o.format, sum)
+	}
+	return Render(o.Out, sum)
+}
+
+// Render writes the summary as text: per repository a table of backups, the archive range and the
+// recoverable window.
+func Render(w io.Writer, sum *pgbackrest.Summary) error {
+	fmt.Fprintf(w, "stanza %s: %s\n", sum.Stanza, status(sum.Status))
+	if sum.BackupRunning {
+		if sum.BackupPercent != nil {
+			fmt.Fprintf(w, "a backup is running: %.1f%% done\n", *sum.BackupPercent)
+		} else {
+			fmt.Fprintln(w, "a backup or expire is running")
+		}
+	}
+	for _, r := range sum.Repositories {
+		name := fmt.Sprintf("repo%d", r.Key)
+		if r.Storage != "" {
+			name = backup.RepoName(r.Storage)
+		}
+		fmt.Fprintf(w, "\nrepository %s: %s\n", name, status(r.Status))
+		if len(r.Backups) == 0 {
+			fmt.Fprintln(w, "  no backups")
+		} else {
+			rows := make([][]string, 0, len(r.Backups))
+			for _, b := range r.Backups {
+				label := b.Label
+				if b.Error {
+					label += " (page checksum errors)"
+				}
+				rows = append(rows, []string{label, b.Type, timeOf(b.Start), timeOf(b.Stop),
+					backup.FormatBytes(b.Size), backup.FormatBytes(b.RepoSize), b.WALStart, b.WALStop})
+			}
+			var tb strings.Builder
+			if err := output.WriteTable(&tb, []string{"label", "type", "start", "stop", "size", "repo size", "wal start", "wal stop"}, rows); err != nil {
+				return err
+			}
+			for _, l := range strings.SplitAfter(strings.TrimRight(tb.String(), "\n"), "\n") {
+				fmt.Fprint(w, "  "+l)
+			}
+			fmt.Fprintln(w)
+		}
+		if r.Archive != nil {
+			fmt.Fprintf(w, "  archive: %s … %s\n", r.Archive.Min, r.Archive.Max)
+		} else {
+			fmt.Fprintln(w, "  archive: empty")
+		}
+		if rw := r.RecoveryWindow; rw != nil {
+			fmt.Fprintf(w, "  recoverable: from %s (backup %s) to the end of the archive (WAL %s, at least %s)\n",
+				timeOf(rw.From), rw.FromBackup, rw.ToWAL, timeOf(rw.AtLeastUntil))
+		} else {
+			fmt.Fprintln(w, "  recoverable: nothing (no backup whose WAL is archived)")
+		}
+	}
+	return nil
+}
+
+func status(s pgbackrest.RepoStatus) string {
+	if s.Code == 0 {
+		return s.Message
+	}
+	return fmt.Sprintf("%s (code %d)", s.Message, s.Code)
+}
+
+func timeOf(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
