@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
@@ -95,7 +96,10 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	release, err := kube.Acquire(ctx, d.Client, cfg.Namespace, spec.Names().Lease(), cfg.Holder, Purpose, d.now())
+	release, err := kube.AcquireLease(ctx, d.Client, kube.LeaseConfig{
+		Namespace: cfg.Namespace, Name: spec.Names().Lease(), Holder: cfg.Holder, Purpose: Purpose,
+		Labels: cluster.Labels(cfg.Cluster, cluster.RoleBackup), Clock: d.now,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("backup of cluster %s refused: %w", cfg.Cluster, err)
 	}
