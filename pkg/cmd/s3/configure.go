@@ -95,11 +95,14 @@ Everything is validated before anything is sent to the cluster.`,
   kubectl pgbackrest s3 configure ... --dry-run=client -o yaml`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(deps); err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
 				return cmdutil.Usage(err)
+			}
+			if err := o.CompleteCluster(deps); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
@@ -142,9 +145,9 @@ func (o *ConfigureOptions) credentialSources() int {
 
 var errSources = errors.New("give only one of --key/--key-secret, --key-from-env and --key-stdin")
 
-// Complete resolves the namespace, reads the credentials and the CA bundle, and builds the
-// client and printer. Problems with what the user gave are usage errors.
-func (o *ConfigureOptions) Complete(deps *cmdutil.Deps) error {
+// Complete reads the credentials and the CA bundle. Problems with what the user gave are usage
+// errors. Nothing here needs a kubeconfig, so bad flags fail with exit status 2 anywhere.
+func (o *ConfigureOptions) Complete() error {
 	if o.credentialSources() > 1 {
 		return cmdutil.Usage(errSources)
 	}
@@ -161,6 +164,12 @@ func (o *ConfigureOptions) Complete(deps *cmdutil.Deps) error {
 	if o.KeySecret != "" && o.color != nil {
 		output.Warn(o.ErrOut, o.color, "--key-secret on the command line is visible in shell history and ps; prefer --key-from-env or --key-stdin")
 	}
+	return nil
+}
+
+// CompleteCluster resolves the namespace, the printer and (unless --dry-run=client) the client.
+// It runs after Validate.
+func (o *ConfigureOptions) CompleteCluster(deps *cmdutil.Deps) error {
 	ns, _, err := deps.Namespace()
 	if err != nil {
 		return err
