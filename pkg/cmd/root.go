@@ -13,7 +13,10 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/check"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cleanup"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
+	createcmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/create"
+	deletecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/delete"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/info"
+	listcmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/list"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/promote"
 	restorecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/restore"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/retired"
@@ -88,9 +91,9 @@ all state lives in the namespace.`,
 	}
 
 	// Cluster: create, list, delete, s3.
-	// TODO(create): add(GroupCluster, create.NewCmd(deps))
-	// TODO(list):   add(GroupCluster, list.NewCmd(deps))
-	// TODO(delete): add(GroupCluster, deletecmd.NewCmd(deps))
+	add(GroupCluster, createcmd.NewCmd(deps))
+	add(GroupCluster, listcmd.NewCmd(deps))
+	add(GroupCluster, deletecmd.NewCmd(deps))
 	add(GroupCluster, s3.NewCmd(deps))
 
 	// Backup: backup, info, check.
