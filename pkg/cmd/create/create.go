@@ -327,7 +327,10 @@ func (o *Options) runClientDryRun(ctx context.Context) error {
 	if slices.Contains(o.storages, pgbackrest.S3) {
 		var err error
 		if o.Client != nil {
-			s3, err = create.ReadS3(ctx, o.Client, o.Namespace, o.S3Secret)
+			// A dry run must not hang on an unreachable cluster: a short bound on this one read.
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			s3, err = create.ReadS3(rctx, o.Client, o.Namespace, o.S3Secret)
+			cancel()
 		} else {
 			err = errors.New("no cluster connection")
 		}
