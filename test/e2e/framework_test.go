@@ -36,9 +36,19 @@ type result struct {
 // run runs a command with a deadline and returns what it printed; it never fails the test itself.
 func run(t *testing.T, stdin string, timeout time.Duration, name string, args ...string) result {
 	t.Helper()
+	return runEnv(t, nil, stdin, timeout, name, args...)
+}
+
+// runEnv is run with extra environment variables ("NAME=value") for the child process only, so
+// secrets need not appear on its command line.
+func runEnv(t *testing.T, env []string, stdin string, timeout time.Duration, name string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if stdin != "" {
