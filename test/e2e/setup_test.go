@@ -8,33 +8,21 @@ import (
 	"time"
 )
 
-// s3Secret writes the namespace's S3 Secret (`pgbackrest-s3`) for the local S3 server with kubectl,
-// as a user may instead of `kubectl pgbackrest s3 configure`.
-func s3Secret(t *testing.T, ns *Namespace) {
-	t.Helper()
-	ns.kubectl(time.Minute, "create", "secret", "generic", "pgbackrest-s3",
-		"--from-literal=bucket="+env(t, "PGBR_S3_BUCKET"),
-		"--from-literal=endpoint="+env(t, "PGBR_S3_ENDPOINT"),
-		"--from-literal=region="+env(t, "PGBR_S3_REGION"),
-		"--from-literal=uri-style=path",
-		"--from-literal=verify-tls=true",
-		"--from-literal=key="+env(t, "PGBR_S3_KEY"),
-		"--from-literal=key-secret="+env(t, "PGBR_S3_KEY_SECRET"),
-		"--from-file=aws-s3-ca.crt="+env(t, "PGBR_S3_CA"))
-}
-
-// setupCluster creates cluster "pg" in ns with storage ("local", "s3" or "local,s3"), the S3
-// Secret first when storage includes s3, and waits until `create` says it is ready. It returns the
-// cluster's name.
+// setupCluster creates a cluster in ns with storage ("local", "s3" or "local,s3") the way a user
+// would: `s3 configure` first when storage includes s3, then `create`, which returns once the
+// cluster is ready. It returns the cluster's name (unique, see clusterName); a passing scenario's S3
+// repository is removed afterwards.
 func setupCluster(t *testing.T, ns *Namespace, storage string) string {
 	t.Helper()
-	const name = "pg"
+	c := clusterName(ns)
 	if strings.Contains(storage, "s3") {
-		s3Secret(t, ns)
+		s3Configure(t, ns)
+		removeS3Repo(t, c)
 	}
-	ns.mustPlugin(10*time.Minute, "create", name, "--storage="+storage, "--image="+env(t, "PGBR_IMAGE"),
-		"--pgdata-size=1Gi", "--repo-size=1Gi", "--timeout=8m")
-	return name
+	start := time.Now()
+	ns.mustPlugin(10*time.Minute, createArgs(t, c, storage)...)
+	t.Logf("create --storage=%s took %.1fs", storage, time.Since(start).Seconds())
+	return c
 }
 
 // sql runs one statement with psql in the cluster's primary and returns its unaligned output.
