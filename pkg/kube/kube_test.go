@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,7 +16,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 )
@@ -297,3 +300,23 @@ func TestExitErrorMessage(t *testing.T) {
 }
 
 var _ Executor = (*RemoteExecutor)(nil)
+
+// A change made between the informer's List and its Watch is lost by client-go's fake watch;
+// the periodic re-list of until recovers it.
+func TestWaitRecoversChangeBetweenListAndWatch(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset(job())
+	var once sync.Once
+	cs.PrependWatchReactor("jobs", func(k8stesting.Action) (bool, watch.Interface, error) {
+		once.Do(func() {
+			j := job(batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue})
+			if err := cs.Tracker().Update(batchv1.SchemeGroupVersion.WithResource("jobs"), j, "ns"); err != nil {
+				t.Error(err)
+			}
+		})
+		return false, nil, nil
+	})
+	if err := WaitForJobComplete(ctx, cs, "ns", "db-restore-1", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
@@ -66,23 +67,39 @@ type target struct {
 	last                        string
 }
 
-// until runs watchtools.UntilWithSync on lw with the optional timeout, turning the outcome into
-// our errors: a *TimeoutError when the timeout elapses, the parent's error when it is cancelled.
+// Re-list intervals of until: the watch alone loses nothing against a real API server, but a
+// re-list now and then also recovers from a dropped watch event (and from client-go's fake
+// clientset, whose watches miss changes made between the List and the Watch).
+const (
+	firstResync = 250 * time.Millisecond
+	maxResync   = 30 * time.Second
+)
+
+// until runs watchtools.UntilWithSync on lw with the optional timeout, re-listing with backoff,
+// and turns the outcome into our errors: a *TimeoutError when the timeout elapses, the parent's
+// error when it is cancelled.
 func until(ctx context.Context, t *target, timeout time.Duration, lw cache.ListerWatcher, obj runtime.Object,
 	pre watchtools.PreconditionFunc, cond watchtools.ConditionFunc) error {
 	wctx, cancel := watchtools.ContextWithOptionalTimeout(ctx, timeout)
 	defer cancel()
-	_, err := watchtools.UntilWithSync(wctx, lw, obj, pre, cond)
-	if err == nil {
-		return nil
-	}
-	if wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	for slice := firstResync; ; slice = min(2*slice, maxResync) {
+		sctx, scancel := context.WithTimeout(wctx, slice)
+		_, err := watchtools.UntilWithSync(sctx, lw, obj, pre, cond)
+		scancel()
+		if err == nil {
+			return nil
+		}
+		interrupted := wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+		if !interrupted {
+			return fmt.Errorf("waiting for %s %s/%s %s: %w", t.kind, t.namespace, t.name, t.what, err)
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for %s %s/%s %s: %w", t.kind, t.namespace, t.name, t.what, ctx.Err())
 		}
-		return &TimeoutError{Kind: t.kind, Namespace: t.namespace, Name: t.name, What: t.what, Timeout: timeout, Last: t.last}
+		if wctx.Err() != nil {
+			return &TimeoutError{Kind: t.kind, Namespace: t.namespace, Name: t.name, What: t.what, Timeout: timeout, Last: t.last}
+		}
 	}
-	return fmt.Errorf("waiting for %s %s/%s %s: %w", t.kind, t.namespace, t.name, t.what, err)
 }
 
 // nameListWatch lists and watches one object by a metadata.name field selector.
@@ -170,9 +187,12 @@ func podDeleted(ev watch.Event) (bool, error) { return ev.Type == watch.Deleted,
 
 // WaitForPodsGone waits until no pod matches the label selector (the pods of a deleted Deployment).
 func WaitForPodsGone(ctx context.Context, cs kubernetes.Interface, ns, selector string, timeout time.Duration) error {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return fmt.Errorf("waiting for pods %q to be gone: %w", selector, err)
+	}
 	c := cs.CoreV1().Pods(ns)
 	t := &target{kind: "pods", namespace: ns, name: selector, what: "to be gone"}
-	var store cache.Store
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = selector
@@ -183,14 +203,25 @@ func WaitForPodsGone(ctx context.Context, cs kubernetes.Interface, ns, selector 
 			return c.Watch(ctx, o)
 		},
 	}
+	var store cache.Store
+	// left counts the matching pods in the informer's store (already updated when the condition
+	// sees an event). It filters again because not every watch honours the selector.
+	left := func() int {
+		n := 0
+		for _, o := range store.List() {
+			if p, ok := o.(*corev1.Pod); ok && sel.Matches(labels.Set(p.Labels)) {
+				n++
+			}
+		}
+		t.last = fmt.Sprintf("%d pods left", n)
+		return n
+	}
 	pre := func(s cache.Store) (bool, error) {
 		store = s
-		return len(s.ListKeys()) == 0, nil
+		return left() == 0, nil
 	}
-	return until(ctx, t, timeout, lw, &corev1.Pod{}, pre, func(ev watch.Event) (bool, error) {
-		n := len(store.ListKeys())
-		t.last = fmt.Sprintf("%d pods left", n)
-		return n == 0, nil
+	return until(ctx, t, timeout, lw, &corev1.Pod{}, pre, func(watch.Event) (bool, error) {
+		return left() == 0, nil
 	})
 }
 
