@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 // runOne takes one backup to storage s and describes it.
 func runOne(ctx context.Context, d Deps, cfg Config, pod string, s pgbackrest.Storage) (*Set, error) {
 	repo := pgbackrest.RepoKey(s)
-	cmd := pgbackrest.BackupArgs(Stanza, repo, cfg.Type, cfg.Options)
+	cmd := pgbackrest.BackupArgs(Stanza, repo, cfg.Type, withStartFast(cfg.Options))
 	st := newStream(d, cfg.Verbose, RepoName(s))
 	split := &lineSplitter{fn: st.line}
 	stdout, stderr := split.writer(false), split.writer(true)
@@ -171,6 +172,18 @@ func runOne(ctx context.Context, d Deps, cfg Config, pod string, s pgbackrest.St
 		return nil, fmt.Errorf("backup %s to %s succeeded, but reading its details failed: %w", st.label, RepoName(s), err)
 	}
 	return set, nil
+}
+
+// withStartFast adds --start-fast unless the user chose either way: pgBackRest's default waits
+// for PostgreSQL's next scheduled checkpoint (up to checkpoint_timeout, 5 minutes by default),
+// which someone running a backup from a terminal does not expect.
+func withStartFast(opts []string) []string {
+	for _, o := range opts {
+		if o == "--start-fast" || o == "--no-start-fast" || strings.HasPrefix(o, "--start-fast=") {
+			return opts
+		}
+	}
+	return append(slices.Clone(opts), "--start-fast")
 }
 
 // describeSet reads `info --output=json --set=label` into a Set.

@@ -372,6 +372,20 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
+func TestWithStartFast(t *testing.T) {
+	tests := []struct{ in, want []string }{
+		{nil, []string{"--start-fast"}},
+		{[]string{"--process-max=4"}, []string{"--process-max=4", "--start-fast"}},
+		{[]string{"--no-start-fast"}, []string{"--no-start-fast"}},
+		{[]string{"--start-fast=n"}, []string{"--start-fast=n"}},
+	}
+	for _, tt := range tests {
+		if got := withStartFast(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("withStartFast(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestResultTableGolden(t *testing.T) {
 	set, err := describeSet(fixture(t), pgbackrest.Local, fixtureLabel[1], 3*time.Second)
 	if err != nil {

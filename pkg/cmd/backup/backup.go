@@ -64,7 +64,11 @@ With --storage=local,s3 one backup is taken per repository, one after the other.
 stderr (a bar on a terminal, a line every 10 s otherwise); at the end each backup is reported with
 its label, type, size, size in the repository, duration and throughput. Only one backup or restore
 of a cluster runs at a time (a Lease). --options passes extra pgBackRest backup options, checked
-before anything runs.`,
+before anything runs. The backup starts at once with an immediate checkpoint (--start-fast);
+--options=--no-start-fast waits for PostgreSQL's next scheduled checkpoint instead.
+
+Ctrl-C or --timeout stops waiting, not pgBackRest: the command then says whether the backup still
+runs in the pod and how to follow it. A backup is never retried.`,
 		Example: example,
 		Args:    cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
