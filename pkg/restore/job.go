@@ -92,15 +92,19 @@ func (r *Restore) runJob(ctx context.Context) error {
 
 	w := newLogWriter(r.d.ErrOut, r.d.TTY, r.d.Now)
 	logCtx, cancel := context.WithCancel(ctx)
-	logDone := make(chan struct{})
+	logDone, streaming := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(logDone)
-		r.followLog(logCtx, w)
+		r.followLog(logCtx, w, streaming)
 	}()
 	err = kube.WaitForJobComplete(ctx, r.d.Client, ns, r.Job, r.cfg.Timeout)
 	select {
-	case <-logDone: // the container ended, so its log did
-	case <-time.After(5 * time.Second):
+	case <-streaming:
+		select {
+		case <-logDone: // the container ended, so its log did
+		case <-time.After(5 * time.Second):
+		}
+	default: // the pod's log was never opened: nothing to drain
 	}
 	cancel()
 	<-logDone
@@ -173,7 +177,8 @@ func (r *Restore) deleteJob(ctx context.Context) error {
 }
 
 // followLog waits for the Job's pod to start and streams its log into w until it ends.
-func (r *Restore) followLog(ctx context.Context, w *logWriter) {
+// streaming is closed once the log is open.
+func (r *Restore) followLog(ctx context.Context, w *logWriter, streaming chan<- struct{}) {
 	pod, err := r.waitJobPod(ctx)
 	if err != nil || pod == "" {
 		return
@@ -184,6 +189,7 @@ func (r *Restore) followLog(ctx context.Context, w *logWriter) {
 		return
 	}
 	defer rc.Close()
+	close(streaming)
 	_ = copyLines(w, rc)
 }
 

@@ -41,6 +41,17 @@ const (
 	AnnotationPVC    = cluster.AnnotationRestorePrefix + "pvc"
 )
 
+// Annotations on the cluster ConfigMap that describe the last finished restore.
+const (
+	AnnotationLastID       = "pgbackrest.dev/last-restore-id"
+	AnnotationLastTarget   = "pgbackrest.dev/last-restore-target"
+	AnnotationLastFinished = "pgbackrest.dev/last-restore-finished-at"
+)
+
+// RecentlyDone is how long after a restore finished a re-run with the same target is taken for
+// a retry of that command (it reports the restore as done) rather than a new restore.
+const RecentlyDone = 15 * time.Minute
+
 // LabelRetiredAt marks a data PVC that a restore replaced, with the time (UTC, "20060102T150405Z":
 // label values cannot hold colons). AnnotationRetiredAt holds the same time in RFC 3339.
 const (
@@ -179,6 +190,9 @@ type Restore struct {
 	OldPVC string
 	// Resumed says a half-done restore with the same target is being continued.
 	Resumed bool
+	// AlreadyDone is set when the same restore finished moments ago (see RecentlyDone): there is
+	// nothing to do. --abandon restores again anyway.
+	AlreadyDone *Finished
 	// Abandoned is the id of a half-done restore that --abandon leaves behind ("" if none).
 	Abandoned string
 	// Canonical is the target as recorded in AnnotationTarget.
@@ -190,6 +204,13 @@ type Restore struct {
 
 	release func(context.Context) error
 	paused  *RecoveryState
+}
+
+// Finished describes a restore that has finished.
+type Finished struct {
+	ID  string
+	At  time.Time
+	PVC string
 }
 
 // Result is what a finished restore reports.
@@ -307,6 +328,14 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 			return nil, exitcode.Usage(fmt.Errorf("%w on cluster %s: restore %s (%s) stopped at phase %q; "+
 				"re-run it with the same storage and target to finish it, or pass --abandon to start this one over on a new PVC "+
 				"(every existing PVC is kept)", ErrInProgress, spec.Name, id, ann[AnnotationTarget], ann[AnnotationPhase]))
+		}
+	}
+	if r.ID == "" && !cfg.Abandon && ann[AnnotationLastTarget] == r.Canonical {
+		if at, err := time.Parse(time.RFC3339, ann[AnnotationLastFinished]); err == nil && d.Now().Sub(at) < RecentlyDone {
+			r.AlreadyDone = &Finished{ID: ann[AnnotationLastID], At: at, PVC: spec.DataPVC}
+			r.ID, r.PVC = r.AlreadyDone.ID, spec.DataPVC
+			r.Job = spec.Names().RestoreJob(r.ID)
+			return r, nil
 		}
 	}
 	if r.ID == "" {

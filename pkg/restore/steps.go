@@ -58,8 +58,10 @@ func (r *Restore) Steps() []workflow.Step {
 	steps = append(steps,
 		r.phased(PhaseRetire, workflow.Step{Name: "label the replaced data PVC retired (it is kept)", Done: r.orFinished(r.retired), Apply: r.retire}),
 		r.phased(PhaseResume, workflow.Step{Name: "resume backup schedules", Done: r.orFinished(r.schedulesResumed), Apply: r.resumeSchedules}),
-		workflow.Step{Name: "finish restore " + r.ID, Done: r.orFinished(nil), Apply: r.finish},
+		// The Lease goes before the done marker: a run killed between the two resumes and only
+		// finishes, while the other order would leave a finished restore with a dead run's Lease.
 		workflow.Step{Name: "release lease " + n.Lease(), Done: func(context.Context) (bool, error) { return r.release == nil, nil }, Apply: r.releaseLease},
+		workflow.Step{Name: "finish restore " + r.ID, Done: r.orFinished(nil), Apply: r.finish},
 	)
 	return steps
 }
@@ -560,7 +562,9 @@ func (r *Restore) retire(ctx context.Context) error {
 
 // --- finish --------------------------------------------------------------------------------
 
-// finish removes the restore's annotations in one update: the done marker, written last.
+// finish removes the restore's annotations in one update, the done marker written last, and
+// records the restore as the last one (so a re-run right after it finished says so instead of
+// restoring again).
 func (r *Restore) finish(ctx context.Context) error {
 	return r.updateCM(ctx, func(cm *corev1.ConfigMap) error {
 		for k := range cm.Annotations {
@@ -568,6 +572,12 @@ func (r *Restore) finish(ctx context.Context) error {
 				delete(cm.Annotations, k)
 			}
 		}
+		if cm.Annotations == nil {
+			cm.Annotations = map[string]string{}
+		}
+		cm.Annotations[AnnotationLastID] = r.ID
+		cm.Annotations[AnnotationLastTarget] = r.Canonical
+		cm.Annotations[AnnotationLastFinished] = r.d.Now().UTC().Format(time.RFC3339)
 		return nil
 	})
 }

@@ -265,6 +265,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if d := r.AlreadyDone; d != nil {
+		fmt.Fprintf(o.Out, "restore %s of cluster %s with this target finished at %s: the cluster runs on PVC %s; nothing to do "+
+			"(to restore to the same target again, pass --abandon)\n", d.ID, o.Cluster, d.At.Format(time.RFC3339), d.PVC)
+		return nil
+	}
 	if o.DryRun == "client" {
 		return o.printDryRun(r)
 	}
