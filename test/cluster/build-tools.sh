@@ -31,12 +31,12 @@ if [ ! -x "$prov" ]; then
 fi
 ln -sf "$prov" "$BIN_CACHE/provisioner"
 
-pause_tar=$IMAGE_CACHE/pause-$(src_hash "$here"/pause/main.go).tar
+pause_tar=$IMAGE_CACHE/pause-$(src_hash "$here"/pause/main.go "$here"/pack-image.sh).tar
 if [ ! -s "$pause_tar" ]; then
   mkdir -p "$IMAGE_CACHE"
   root=$(mktemp -d)
   (cd "$here/pause" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$root/pause" main.go)
-  "$here/pack-image.sh" "$root" "$PAUSE_IMAGE" "$pause_tar"
+  PACK_CMD='["/pause"]' "$here/pack-image.sh" "$root" "$PAUSE_IMAGE" "$pause_tar"
   rm -rf "$root"
   log "built pause image"
 fi

@@ -6,7 +6,7 @@ PKI=$PGBR_CLUSTER_DIR/pki
 PIDS=$PGBR_CLUSTER_DIR/pids
 LOGS=$PGBR_CLUSTER_DIR/logs
 CTR_SOCK=$PGBR_CLUSTER_DIR/containerd/containerd.sock
-KUBE_BIN=$BIN_CACHE/kube-$KUBE_VERSION
+KUBE_BIN=${KUBE_BIN:-$BIN_CACHE/kube-$KUBE_VERSION}
 
 POD_CIDR=10.244.0.0/24
 CLUSTER_CIDR=10.244.0.0/16
@@ -55,14 +55,14 @@ stop_daemon() { # stop_daemon NAME [GRACE_SECONDS]
   rm -f "$PIDS/$name.pid"
 }
 
-wait_for() { # wait_for SECONDS DESCRIPTION CMD...: runs CMD until it succeeds
-  local secs=$1 what=$2 i; shift 2
-  for ((i = 0; i < secs * 4; i++)); do
+wait_for() { # wait_for SECONDS DESCRIPTION CMD...: runs CMD until it succeeds, by the wall clock
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  while ((SECONDS < deadline)); do
     "$@" >/dev/null 2>&1 && return 0
     sleep 0.25
   done
-  log "timed out after ${secs}s waiting for $what"
+  log "timed out waiting for $what"
   return 1
 }
 
-k() { kubectl --kubeconfig="$KUBECONFIG" "$@"; }
+k() { kubectl --kubeconfig="$KUBECONFIG" --request-timeout=15s "$@"; }

@@ -72,11 +72,13 @@ JSON
 }
 
 import_images() {
-  local tar ref
-  for pair in "$IMAGE_CACHE/pause.tar=$PAUSE_IMAGE" "$IMAGE_CACHE/postgres-r$IMAGE_REV.tar=$PG_IMAGE"; do
-    tar=${pair%%=*} ref=${pair#*=}
-    if ctr --address "$CTR_SOCK" -n k8s.io images ls -q | grep -qxF "$(normalize "$ref")"; then continue; fi
+  local tar marker
+  for tar in "$(readlink -f "$IMAGE_CACHE/pause.tar")" "$IMAGE_CACHE/postgres-r$IMAGE_REV.tar"; do
+    # A marker per tarball: a rebuilt image under the same name is imported again.
+    marker=$STATE/imported-$(basename "$tar")-$(stat -c %Y "$tar")
+    [ -e "$marker" ] && continue
     ctr --address "$CTR_SOCK" -n k8s.io images import "$tar" >/dev/null
+    touch "$marker"
   done
 }
 # containerd names images as docker would: a reference without a registry host gets docker.io.
@@ -157,11 +159,8 @@ node_ready() { [ "$(k get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@
 # Host services (CoreDNS, the S3 server) are reached from pods through a Service whose
 # EndpointSlice points at the node's address: real Service names, real kube-proxy rules.
 host_service() { # host_service NAMESPACE NAME CLUSTER_IP PORTS_JSON ENDPOINT_PORTS_JSON
+  k get namespace "$1" >/dev/null 2>&1 || k create namespace "$1" >/dev/null
   k apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Namespace
-metadata: {name: $1}
----
 apiVersion: v1
 kind: Service
 metadata: {name: $2, namespace: $1}
@@ -253,16 +252,24 @@ ENV
   umask 022
 }
 
+wait_image() {
+  wait "$1" || { tail -20 "$IMAGE_CACHE.build.log" >&2; return 1; }
+}
+
 main() {
+  mkdir -p "$PGBR_CACHE_DIR"
   if [ -d "$PGBR_CLUSTER_DIR" ] && healthy; then
     log "cluster already running and healthy (KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig)"
     return 0
   fi
   local total=$SECONDS
   phase "packages" packages
+  # The image build mostly waits on the package mirror and dpkg: it runs beside the Go builds.
+  "$here/build-image.sh" >"$IMAGE_CACHE.build.log" 2>&1 &
+  local image_pid=$!
   phase "kubernetes $KUBE_VERSION binaries" "$here/build-kube.sh"
   phase "coredns, versitygw, provisioner, pause image" "$here/build-tools.sh"
-  phase "postgres image" "$here/build-image.sh"
+  phase "postgres image" wait_image "$image_pid"
   if ls "$PIDS"/*.pid >/dev/null 2>&1; then
     phase "clean up after a cluster that did not stop cleanly" "$here/down.sh"
   fi
