@@ -10,12 +10,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/pki.sh"
 [ "$(id -u)" = 0 ] || die "the local cluster needs root (containerd, kubelet, iptables)"
 
-healthy() {
-  for d in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy coredns provisioner versitygw; do
-    daemon_running "$d" || return 1
-  done
-  k get --raw /readyz >/dev/null 2>&1 &&
-    [ "$(k get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy coredns provisioner versitygw)
+
+# cluster_state prints "running" (every daemon alive), "stopped" (none) or "broken" (some).
+cluster_state() {
+  local alive=0 d
+  for d in "${DAEMONS[@]}"; do daemon_running "$d" && alive=$((alive + 1)); done
+  if ((alive == ${#DAEMONS[@]})); then echo running; elif ((alive == 0)); then echo stopped; else echo broken; fi
+}
+
+ready() {
+  k get --raw /readyz >/dev/null 2>&1 && node_ready
 }
 
 packages() {
@@ -258,18 +263,27 @@ wait_image() {
 
 main() {
   mkdir -p "$PGBR_CACHE_DIR"
-  if [ -d "$PGBR_CLUSTER_DIR" ] && healthy; then
-    log "cluster already running and healthy (KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig)"
+  # One cluster-up at a time: concurrent `make e2e` runs share the cluster.
+  exec 9>"$PGBR_CACHE_DIR/cluster.lock"
+  flock 9
+  # A running cluster is never torn down here, even when slow to answer: others may be using it.
+  if [ -d "$PIDS" ] && [ "$(cluster_state)" = running ]; then
+    wait_for 120 "the running cluster to answer" ready ||
+      die "the cluster's daemons run but it is not ready; see $LOGS, or restart it with make cluster-down cluster-up"
+    log "cluster already running and ready (KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig)"
     return 0
   fi
   local total=$SECONDS
   phase "packages" packages
   # The image build mostly waits on the package mirror and dpkg: it runs beside the Go builds.
+  mkdir -p "$IMAGE_CACHE"
   "$here/build-image.sh" >"$IMAGE_CACHE.build.log" 2>&1 &
   local image_pid=$!
   phase "kubernetes $KUBE_VERSION binaries" "$here/build-kube.sh"
   phase "coredns, versitygw, provisioner, pause image" "$here/build-tools.sh"
   phase "postgres image" wait_image "$image_pid"
+  # PID files left behind mean the cluster ended without cluster-down: containers, mounts, the
+  # bridge and iptables rules may still be there.
   if ls "$PIDS"/*.pid >/dev/null 2>&1; then
     phase "clean up after a cluster that did not stop cleanly" "$here/down.sh"
   fi
