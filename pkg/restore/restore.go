@@ -456,20 +456,38 @@ func (r *Restore) info(ctx context.Context) (pgbackrest.Stanza, error) {
 	return repoInfo(ctx, r.d, r.Spec, pgbackrest.RepoKey(r.Storage))
 }
 
+// repoInfo runs `pgbackrest info` in the repository host pod. info is read-only, so a transient
+// failure (the exec stream cut, empty output) is retried twice; pgBackRest's own errors are not.
 func repoInfo(ctx context.Context, d Deps, spec *cluster.Spec, repo int) (pgbackrest.Stanza, error) {
-	pod, err := cluster.FindRepoPod(ctx, d.Client, spec.Namespace, spec.Name)
-	if err != nil {
-		return pgbackrest.Stanza{}, fmt.Errorf("reading the backups of cluster %s: %w", spec.Name, err)
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			if serr := sleep(ctx, 2*time.Second); serr != nil {
+				return pgbackrest.Stanza{}, serr
+			}
+		}
+		var pod *corev1.Pod
+		pod, err = cluster.FindRepoPod(ctx, d.Client, spec.Namespace, spec.Name)
+		if err != nil {
+			break
+		}
+		var out string
+		out, err = capture(ctx, d, pod.Namespace, pod.Name, manifest.ContainerPGBackRest, pgbackrest.InfoArgs(pgbackrest.DefaultStanza, repo))
+		var exit *kube.ExitError
+		if errors.As(err, &exit) {
+			break
+		}
+		if err != nil {
+			continue
+		}
+		var stanzas []pgbackrest.Stanza
+		stanzas, err = pgbackrest.ParseInfo([]byte(out))
+		if err != nil {
+			continue
+		}
+		return pgbackrest.FindStanza(stanzas, pgbackrest.DefaultStanza)
 	}
-	out, err := capture(ctx, d, pod.Namespace, pod.Name, manifest.ContainerPGBackRest, pgbackrest.InfoArgs(pgbackrest.DefaultStanza, repo))
-	if err != nil {
-		return pgbackrest.Stanza{}, fmt.Errorf("reading the backups of cluster %s: %w", spec.Name, err)
-	}
-	stanzas, err := pgbackrest.ParseInfo([]byte(out))
-	if err != nil {
-		return pgbackrest.Stanza{}, fmt.Errorf("reading the backups of cluster %s: %w", spec.Name, err)
-	}
-	return pgbackrest.FindStanza(stanzas, pgbackrest.DefaultStanza)
+	return pgbackrest.Stanza{}, fmt.Errorf("reading the backups of cluster %s: %w", spec.Name, err)
 }
 
 // Plan lists the restore's steps, for --dry-run and the confirmation.
