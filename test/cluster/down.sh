@@ -28,6 +28,12 @@ pkill -9 -f "containerd-shim.*$PGBR_CLUSTER_DIR" 2>/dev/null || true
 stop_daemon versitygw 5
 stop_daemon kube-apiserver 10 # it ignores SIGTERM for several seconds; stop_daemon then kills it
 stop_daemon etcd 10
+# Daemons whose PID file was lost (two cluster-ups racing, a file removed by hand) still name the
+# cluster's directory on their command line.
+for d in provisioner coredns kube-proxy kube-scheduler kube-controller-manager kubelet containerd versitygw kube-apiserver etcd; do
+  pkill -9 -f "^([^ ]*/)?$d .*$PGBR_CLUSTER_DIR" 2>/dev/null || true
+done
+pkill -9 -f "containerd-shim.*$PGBR_CLUSTER_DIR" 2>/dev/null || true
 sleep 0.5
 
 # Mounts under the cluster's directories and containerd's fixed ones, innermost first.
