@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -501,12 +502,31 @@ func (w *run) execRepo(ctx context.Context, args []string) (string, error) {
 		ctx, cancel = context.WithDeadline(ctx, w.deadline)
 		defer cancel()
 	}
-	var out bytes.Buffer
+	// pgBackRest logs INFO to stdout and errors to stderr; both streams arrive concurrently.
+	var out lockedBuffer
 	err = w.deps.Exec.Exec(ctx, w.ns(), pod.Name, manifest.ContainerPGBackRest, args, nil, &out, &out)
 	if err != nil {
 		return out.String(), kube.Explain(err, "create", "pods/exec", w.ns())
 	}
 	return out.String(), nil
+}
+
+// lockedBuffer is a bytes.Buffer that two streams may write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (w *run) stanzaCreate(ctx context.Context) error {

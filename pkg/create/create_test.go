@@ -46,13 +46,20 @@ type fakeExec struct {
 
 var _ kube.Executor = (*fakeExec)(nil)
 
-func (f *fakeExec) Exec(_ context.Context, namespace, pod, container string, cmd []string, _ io.Reader, stdout, _ io.Writer) error {
+func (f *fakeExec) Exec(_ context.Context, namespace, pod, container string, cmd []string, _ io.Reader, stdout, stderr io.Writer) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	verb := cmd[len(cmd)-1]
 	f.calls = append(f.calls, fmt.Sprintf("%s/%s/%s %s", namespace, pod, container, verb))
 	if out, ok := f.out[verb]; ok {
-		_, _ = io.WriteString(stdout, out)
+		// As pgBackRest does: errors (and their indented HINT lines) on stderr, the rest on stdout.
+		for _, line := range strings.SplitAfter(out, "\n") {
+			w := stdout
+			if strings.Contains(line, "ERROR:") || strings.HasPrefix(line, " ") {
+				w = stderr
+			}
+			_, _ = io.WriteString(w, line)
+		}
 	}
 	if err := f.err[verb]; err != nil {
 		if f.failOnce {

@@ -65,13 +65,11 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 	}
 }
 
+// isTerminal says whether r is a terminal. (/dev/null is a character device too, so a mode check
+// is not enough.)
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && output.IsTerminal(f)
 }
 
 // NewCmd wires `delete`.
