@@ -138,7 +138,7 @@ func runOne(ctx context.Context, d Deps, cfg Config, pod string, s pgbackrest.St
 	split := &lineSplitter{fn: st.line}
 	stdout, stderr := split.writer(false), split.writer(true)
 	start := d.now()
-	err := d.Exec.Exec(ctx, cfg.Namespace, pod, Container, cmd, nil, stdout, stderr)
+	err := d.Exec.Exec(ctx, cfg.Namespace, pod, Container, detached(cmd), nil, stdout, stderr)
 	stdout.flush()
 	stderr.flush()
 	st.finish()
@@ -173,6 +173,32 @@ func runOne(ctx context.Context, d Deps, cfg Config, pod string, s pgbackrest.St
 	}
 	return set, nil
 }
+
+// detachScript runs a command with its output in a file and streams that file. pgBackRest must
+// not write to the exec stream itself: once the stream is gone (Ctrl-C, --timeout, a broken
+// connection) nobody reads that pipe, and pgBackRest blocks on its next log line forever (seen at
+// 99.99 %: the backup never finishes and keeps its lock). A file never blocks; tail may, and is
+// killed once the command has ended. The script exits with the command's status.
+const detachScript = `log=$(mktemp /tmp/pgbackrest-backup.XXXXXX) || exit 1
+"$@" >"$log" 2>&1 &
+pid=$!
+tail -n +1 -f --pid="$pid" "$log" &
+tailpid=$!
+wait "$pid"
+rc=$?
+(sleep 5; kill "$tailpid" 2>/dev/null) &
+wait "$tailpid" 2>/dev/null
+rm -f "$log"
+exit "$rc"`
+
+// detached wraps cmd in detachScript.
+func detached(cmd []string) []string {
+	return append([]string{"sh", "-c", detachScript, "sh"}, cmd...)
+}
+
+// runningPattern matches the command line of the main `pgbackrest ... backup` process only (not
+// its backup:local workers, nor the shell around it).
+const runningPattern = "^pgbackrest .* backup$"
 
 // withStartFast adds --start-fast unless the user chose either way: pgBackRest's default waits
 // for PostgreSQL's next scheduled checkpoint (up to checkpoint_timeout, 5 minutes by default),
@@ -235,7 +261,7 @@ func stillRunningNote(ctx context.Context, d Deps, cfg Config, pod string) strin
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	err := d.Exec.Exec(qctx, cfg.Namespace, pod, Container, []string{"pgrep", "-f", "pgbackrest.*backup"}, nil, &out, io.Discard)
+	err := d.Exec.Exec(qctx, cfg.Namespace, pod, Container, []string{"pgrep", "-f", runningPattern}, nil, &out, io.Discard)
 	var ee *kube.ExitError
 	switch {
 	case err == nil:

@@ -206,6 +206,9 @@ func TestRunOrderAndResult(t *testing.T) {
 			if got := ex.verbs(); !slices.Equal(got, tt.wantExec) {
 				t.Errorf("execs = %q, want %q", got, tt.wantExec)
 			}
+			if c := ex.calls[0]; c[0] != "sh" || c[4] != "pgbackrest" {
+				t.Errorf("backup not detached from the exec stream: %q", c)
+			}
 			if len(res.Backups) != len(tt.wantExec)/2 {
 				t.Fatalf("got %d sets, want %d", len(res.Backups), len(tt.wantExec)/2)
 			}
