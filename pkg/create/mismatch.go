@@ -38,8 +38,12 @@ func (e *RepositoryMismatchError) Error() string {
 	b.WriteString("Choose one:\n")
 	fmt.Fprintf(&b, "  - another cluster name: remove this attempt with `kubectl pgbackrest delete %s --delete-data -n %s`, "+
 		"then `kubectl pgbackrest create NEWNAME ...`\n", e.Cluster, e.Namespace)
-	fmt.Fprintf(&b, "  - restore from those backups: `kubectl pgbackrest restore %s -n %s` (the database then has the "+
-		"repository's system-id), then re-run this create to finish", e.Cluster, e.Namespace)
+	storage := ""
+	if st := pgbackrest.StorageForRepoKey(e.Repo); st != "" {
+		storage = " --storage=" + string(st)
+	}
+	fmt.Fprintf(&b, "  - restore from those backups: `kubectl pgbackrest restore %s%s -n %s` (the database then has the "+
+		"repository's system-id), then re-run this create to finish", e.Cluster, storage, e.Namespace)
 	if e.PGBackRest != "" {
 		b.WriteString("\npgBackRest said: " + e.PGBackRest)
 	}
