@@ -184,7 +184,8 @@ func (l *logWriter) line(s string) {
 		l.progress.Update(fmt.Sprintf("  %5.1f%% %s", pr.Percent, pr.File))
 		return
 	}
-	if strings.TrimSpace(s) == "" {
+	// Detail lines (paths created and synced) stay in the tail for a failure report only.
+	if strings.TrimSpace(s) == "" || strings.Contains(s, " DETAIL: ") || strings.Contains(s, " DEBUG: ") {
 		return
 	}
 	fmt.Fprintf(l.out, "  | %s\n", s)
