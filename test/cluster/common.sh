@@ -34,7 +34,8 @@ export KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig
 start_daemon() { # start_daemon NAME CMD...
   local name=$1; shift
   mkdir -p "$PIDS" "$LOGS"
-  setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # fd 9 is cluster-up's lock: a daemon must not hold it after the script ends.
+  setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDS/$name.pid"
 }
 

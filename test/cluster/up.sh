@@ -264,7 +264,7 @@ wait_image() {
 main() {
   mkdir -p "$PGBR_CACHE_DIR"
   # One cluster-up at a time: concurrent `make e2e` runs share the cluster.
-  exec 9>"$PGBR_CACHE_DIR/cluster.lock"
+  exec 9>"$PGBR_CACHE_DIR/cluster-up.lock"
   flock 9
   # A running cluster is never torn down here, even when slow to answer: others may be using it.
   if [ -d "$PIDS" ] && [ "$(cluster_state)" = running ]; then
@@ -277,7 +277,7 @@ main() {
   phase "packages" packages
   # The image build mostly waits on the package mirror and dpkg: it runs beside the Go builds.
   mkdir -p "$IMAGE_CACHE"
-  "$here/build-image.sh" >"$IMAGE_CACHE.build.log" 2>&1 &
+  "$here/build-image.sh" >"$IMAGE_CACHE.build.log" 2>&1 9>&- &
   local image_pid=$!
   phase "kubernetes $KUBE_VERSION binaries" "$here/build-kube.sh"
   phase "coredns, versitygw, provisioner, pause image" "$here/build-tools.sh"
