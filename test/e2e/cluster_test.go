@@ -63,7 +63,10 @@ spec:
         args:
         - |
           set -e
-          [ -s /pgdata/pg15/PG_VERSION ] || initdb -D /pgdata/pg15 --auth-local=peer --auth-host=trust >/dev/null
+          if [ ! -s /pgdata/pg15/PG_VERSION ]; then
+            initdb -D /pgdata/pg15 --auth-local=peer --auth-host=trust >/dev/null
+            echo 'host all all all trust' >>/pgdata/pg15/pg_hba.conf
+          fi
           exec postgres -D /pgdata/pg15 -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql
         readinessProbe:
           exec: {command: [pg_isready, -h, /var/run/postgresql]}
@@ -109,9 +112,9 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.kubectl(time.Minute, "create", "secret", "generic", "s3",
-		"--from-literal=key="+env(t, "PGBR_S3_KEY"), "--from-literal=key-secret="+env(t, "PGBR_S3_KEY_SECRET"),
-		"--from-literal=ca.crt="+string(ca))
+	// Through stdin, so the credentials never show on a command line or in the test log.
+	ns.apply(fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: s3}\nstringData: {key: %q, key-secret: %q, ca.crt: %q}\n",
+		env(t, "PGBR_S3_KEY"), env(t, "PGBR_S3_KEY_SECRET"), string(ca)))
 	ns.apply(fmt.Sprintf(`apiVersion: batch/v1
 kind: Job
 metadata: {name: s3}
