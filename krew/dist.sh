@@ -44,8 +44,13 @@ for platform in $DIST_PLATFORMS; do
   exe=$BIN
   [ "$os" = windows ] && exe=$BIN.exe
   log "building $platform ($RELEASE_VERSION)"
-  GOOS=$os GOARCH=$arch CGO_ENABLED=0 "$GO" build -trimpath -ldflags "$RELEASE_LDFLAGS" \
-    -o "$stage/$exe" ./cmd/kubectl-pgbackrest
+  build() {
+    GOOS=$os GOARCH=$arch CGO_ENABLED=0 "$GO" build -trimpath -ldflags "$RELEASE_LDFLAGS" \
+      -o "$stage/$exe" ./cmd/kubectl-pgbackrest
+  }
+  # One retry: with other builds sharing the Go build cache, a build sometimes fails with
+  # "could not import X (open : no such file or directory)" and passes when run again.
+  build || { log "building $platform failed; retrying once"; build; }
   chmod 0755 "$stage/$exe"
   install -m 0644 "$LICENSE_FILE" "$stage/LICENSE"
   files=("$exe" LICENSE)

@@ -60,7 +60,7 @@ while read -r _ file; do
   os=${osarch%_*} arch=${osarch#*_}
   krew_root=$tmp/root-${os}_$arch
   KREW_ROOT=$krew_root KREW_OS=$os KREW_ARCH=$arch kubectl krew install \
-    --manifest="$manifest" --archive="$DIST_DIR/$file" >"$tmp/install.log" 2>&1 ||
+    --manifest="$manifest" --archive="$DIST_DIR/$file" </dev/null >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log" >&2; die "kubectl krew install of $file ($os/$arch) failed"; }
   license=$(find "$krew_root/store/pgbackrest" -type f -name LICENSE | head -1)
   [ -n "$license" ] || die "$file ($os/$arch): LICENSE is not installed"
@@ -76,7 +76,8 @@ export KREW_ROOT=$host_root
 export PATH="$KREW_ROOT/bin:$PATH"
 found=$(command -v "$BIN")
 [ "$found" = "$KREW_ROOT/bin/$BIN" ] || die "kubectl would run $found, not the krew-installed plugin"
-kubectl krew list 2>/dev/null | grep -qx pgbackrest || die "kubectl krew list does not show pgbackrest"
+# krew writes its receipt last, once the install is complete (`kubectl krew list` would need an index).
+[ -s "$KREW_ROOT/receipts/pgbackrest.yaml" ] || die "krew wrote no receipt for pgbackrest"
 out=$(kubectl pgbackrest version 2>&1) || { printf '%s\n' "$out" >&2; die "kubectl pgbackrest version failed"; }
 printf '%s\n' "$out" | grep -qF -- "$RELEASE_VERSION" ||
   { printf '%s\n' "$out" >&2; die "kubectl pgbackrest version does not print $RELEASE_VERSION"; }
