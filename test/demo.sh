@@ -13,8 +13,17 @@ step() { echo; bold "\$ $*"; "$@"; }
 missing=()
 have() { kubectl pgbackrest "$1" --help >/dev/null 2>&1 || { missing+=("$1"); echo "(skipped: 'kubectl pgbackrest $1' does not exist yet)"; return 1; }; }
 sql() { kubectl -n "$NS" exec "deploy/$CLUSTER" -c postgres -- psql -h /var/run/postgresql -v ON_ERROR_STOP=1 -Atc "$1"; }
+# psql STATEMENT: runs it in the primary, showing the command a user would type.
+psql() { echo; bold "\$ kubectl -n $NS exec deploy/$CLUSTER -c postgres -- psql -c \"$1\""; sql "$1"; }
 
-kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# A fresh start on every run: the previous demo's namespace and, on the test S3 server, its
+# repository (a new cluster of the same name must not meet the old stanza in the bucket).
+if kubectl get namespace "$NS" >/dev/null 2>&1; then
+  echo "removing the previous demo (namespace $NS)"
+  kubectl delete namespace "$NS" --wait=true --timeout=180s >/dev/null
+fi
+rm -rf "${PGBR_S3_DATA_DIR:?}/$PGBR_S3_BUCKET/backrestrepo/$CLUSTER-backrest-shared-repo"
+kubectl create namespace "$NS" >/dev/null
 kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
 export KUBECTL_NAMESPACE=$NS
 
@@ -26,8 +35,8 @@ if have s3; then
 fi
 if have create; then
   step kubectl pgbackrest -n "$NS" create "$CLUSTER" --storage=local,s3 --image "$PGBR_IMAGE" --pgdata-size 1Gi --repo-size 2Gi
-  step sql "create table if not exists demo (id serial primary key, batch int, at timestamptz default now())"
-  step sql "insert into demo (batch) select 1 from generate_series(1, 1000)"
+  psql "create table if not exists demo (id serial primary key, batch int, at timestamptz default now())"
+  psql "insert into demo (batch) select 1 from generate_series(1, 1000)"
 fi
 if have backup; then
   step kubectl pgbackrest -n "$NS" backup "$CLUSTER" --storage=local,s3 --type=full
@@ -40,12 +49,12 @@ if have create; then
   target=$(sql "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
   echo "restore target: $target (after batch 1, before batch 2)"
   sleep 1
-  step sql "insert into demo (batch) select 2 from generate_series(1, 500)"
-  step sql "select batch, count(*) from demo group by batch order by batch"
+  psql "insert into demo (batch) select 2 from generate_series(1, 500)"
+  psql "select batch, count(*) from demo group by batch order by batch"
 fi
 if have restore; then
   step kubectl pgbackrest -n "$NS" restore "$CLUSTER" --storage=s3 --target-time="$target" --yes
-  step sql "select batch, count(*) from demo group by batch order by batch"
+  psql "select batch, count(*) from demo group by batch order by batch"
 fi
 echo
 if [ ${#missing[@]} -gt 0 ]; then
