@@ -16,7 +16,7 @@ LDFLAGS ?= -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$
 GO      ?= go
 GOFILES  = $(shell find . -name '*.go' -not -path './.git/*' -not -path './vendor/*')
 
-.PHONY: help build install unit lint verify fmt vet clean
+.PHONY: help build install unit lint verify fmt vet clean docs docs-check
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,9 +40,15 @@ fmt: ## Format the Go code
 vet: ## Run go vet
 	$(GO) vet ./...
 
+docs: ## Generate docs/commands/ (one page per command) from the commands' help
+	$(GO) run ./cmd/docgen docs/commands
+
+docs-check: ## Fail when docs/commands/ is not what make docs writes
+	$(GO) test -count=1 -run TestDocsUpToDate ./pkg/cmd/docgen/
+
 lint: verify ## Same as verify
 
-verify: vet ## Check formatting, vet, and that go.mod is tidy
+verify: vet docs-check ## Check formatting, vet, generated docs, and that go.mod is tidy
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "not gofmt'ed (run make fmt):"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
