@@ -25,10 +25,15 @@ KREW_TOOLS_DIR ?= $(HOME)/.cache/kubectl-pgbackrest/tools/krew-$(KREW_TOOLS_VERS
 
 .PHONY: dist krew krew-verify
 
+# Evaluated once per make run: VERSION and LDFLAGS may be recursive variables that run git each time
+# they are used, and a commit landing mid-run must not give dist and krew different versions.
+RELEASE_VERSION := $(VERSION)
+RELEASE_LDFLAGS := $(LDFLAGS)
+
 # Handed to the scripts through the environment (not the command line) so quotes in LDFLAGS survive.
-dist krew krew-verify: export RELEASE_VERSION = $(VERSION)
-dist krew krew-verify: export RELEASE_LDFLAGS = $(LDFLAGS)
-dist krew krew-verify: export RELEASE_COMMIT = $(DIST_COMMIT)
+dist krew krew-verify: export RELEASE_VERSION := $(RELEASE_VERSION)
+dist krew krew-verify: export RELEASE_LDFLAGS := $(RELEASE_LDFLAGS)
+dist krew krew-verify: export RELEASE_COMMIT := $(DIST_COMMIT)
 dist krew krew-verify: export SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
 dist krew krew-verify: export DIST_DIR := $(DIST_DIR)
 dist krew krew-verify: export DIST_PLATFORMS := $(DIST_PLATFORMS)
