@@ -6,11 +6,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -18,10 +17,11 @@ import (
 // TestRestore runs the restore workflow on real data in a local,s3 cluster: rows written in
 // batches with a timestamp taken between them, a full backup to both repositories, then
 // (a) a point-in-time restore from s3 to a time between two batches (exact row count),
-// (b) a restore from local to the end of the archive (every row, including those written just
-// before the restore), (c) a restore whose plugin process is killed with SIGKILL after several
-// steps and re-run each time, (d) a restore that pauses at its target (read-only), then
-// `promote` (writable), and (e) every replaced data PVC is still there, labelled retired.
+// (b) a restore from s3 to the end of the archive (every row, including those written just
+// before the restore), (c) a restore from local whose plugin process is killed with SIGKILL after
+// each step in turn and re-run each time, (d) a restore that pauses at its target (read-only),
+// then `promote` (writable), (f) a restore whose Job fails in pgBackRest, then the corrected
+// re-run, and (e) every replaced data PVC is still there, labelled retired.
 func TestRestore(t *testing.T) {
 	ns := newNamespace(t, "restore")
 	c := setupCluster(t, ns, "local,s3")
@@ -104,30 +104,68 @@ func TestRestore(t *testing.T) {
 	}
 	insert(4, 500) // writable, on the new timeline
 
-	// (b) end of the archive, from local: every row, including batch 4 written just before.
-	restore("--storage=local")
+	// (b) end of the archive, from s3: every row, including batch 4 written just before. (s3, so
+	// that (c), from local, is not taken for a retry of this restore: see restore.RecentlyDone.)
+	restore("--storage=s3")
 	if n := count(); n != 2500 {
 		t.Fatalf("(b) after restoring to the end of the archive: %d rows, want 2500", n)
 	}
 	insert(5, 500)
 
-	// (c) SIGKILL the plugin after several steps in turn; each re-run resumes the same restore.
-	args := []string{"restore", c, "--storage=s3", "--yes", "--timeout=8m"}
-	for _, marker := range []string{"✓ allocate data PVC", "started (attempt", "✓ restore from s3", "✓ create primary Deployment"} {
-		out := killAt(t, ns, marker, args...)
-		t.Logf("killed after %q:\n%s", marker, out)
+	// (c) SIGKILL the plugin after each step in turn, from local (the fastest repository): every
+	// run is killed right after the first step it newly completes that no earlier run was killed
+	// after; the same command is re-run until one run completes.
+	oldPVC := strings.TrimSpace(ns.kubectl(time.Minute, "get", "deploy", c, "-o", "jsonpath={.spec.template.spec.volumes[0].persistentVolumeClaim.claimName}"))
+	args := []string{"restore", c, "--storage=local", "--yes", "--timeout=8m"}
+	start = time.Now()
+	boundary := map[string]string{} // step name -> "killed" or "skipped" (completed after the kill, before the process died)
+	var killedAt []string
+	var last stepRun
+	for runs := 1; ; runs++ {
+		if runs > 40 {
+			t.Fatalf("(c) the restore did not complete after %d runs", runs)
+		}
+		last = killAfterNewStep(t, ns, boundary, args...)
+		if last.killedAfter == "" {
+			break
+		}
+		killedAt = append(killedAt, last.killedAfter)
+		t.Logf("(c) run %d killed after %q (%.1fs so far)", runs, last.killedAfter, time.Since(start).Seconds())
 	}
-	r := restore("--storage=s3")
-	if !strings.Contains(r.Stderr, "resuming restore") && !strings.Contains(r.Stdout, "nothing to do") {
-		t.Errorf("(c) the re-run did not resume the killed restore:\n%s", r.Stderr)
+	if last.code != 0 {
+		t.Fatalf("(c) the last re-run: exit %d\nstdout:\n%s\nstderr:\n%s", last.code, last.stdout, last.stderr)
+	}
+	var skipped []string
+	for name, how := range boundary {
+		if how == "skipped" {
+			skipped = append(skipped, name)
+		}
+	}
+	t.Logf("(c) %d SIGKILLs, one after each of %d step boundaries (%d skipped: completed in the same instant as the killed one: %q); "+
+		"%d runs, %.1fs in all\nlast run stdout: %sstderr:\n%s",
+		len(killedAt), len(boundary), len(skipped), skipped, len(killedAt)+1, time.Since(start).Seconds(), last.stdout, last.stderr)
+	if len(killedAt) < 10 {
+		t.Errorf("(c) only %d kill points (%q), want one after (nearly) every step", len(killedAt), killedAt)
+	}
+	for _, step := range []string{"allocate data PVC", "switch WAL", "delete primary Deployment", "restore from local", "create primary Deployment", "out of recovery", "label the replaced data PVC retired"} {
+		found := false
+		for name := range boundary {
+			found = found || strings.Contains(name, step)
+		}
+		if !found {
+			t.Errorf("(c) no run got past step %q: boundaries %q", step, killedAt)
+		}
 	}
 	if n := count(); n != 3000 {
 		t.Fatalf("(c) after the killed and resumed restore: %d rows, want 3000", n)
 	}
+	if !retiredHas(t, ns, c, oldPVC) {
+		t.Errorf("(c) `retired` does not list the replaced PVC %s", oldPVC)
+	}
 
 	// (d) pause at the target: read-only until promote. The target lies on timeline 1, which the
 	// restores above left: follow the backup's own timeline.
-	r = restore("--storage=s3", "--target-time="+ts2, "--target-action=pause", "--target-timeline=current")
+	r := restore("--storage=s3", "--target-time="+ts2, "--target-action=pause", "--target-timeline=current")
 	if !strings.Contains(r.Stdout, "recovery is paused") || !strings.Contains(r.Stdout, "kubectl pgbackrest promote "+c) {
 		t.Errorf("(d) restore output does not say recovery paused and how to promote:\n%s", r.Stdout)
 	}
@@ -149,11 +187,44 @@ func TestRestore(t *testing.T) {
 		t.Fatalf("(d) after promote and one insert: %d rows, want 2001", n)
 	}
 
+	// (f) a restore Job that fails: pgBackRest accepts the options at preflight but the restore
+	// itself rejects a database to include that does not exist. The error shows the Job's log and
+	// what to run next; the old PVC is kept as it was; the corrected re-run (same target, without
+	// the bad option) resumes the same restore and completes.
+	livePVC := strings.TrimSpace(ns.kubectl(time.Minute, "get", "deploy", c, "-o", "jsonpath={.spec.template.spec.volumes[0].persistentVolumeClaim.claimName}"))
+	start = time.Now()
+	bad := ns.plugin(15*time.Minute, "restore", c, "--storage=local", "--yes", "--timeout=8m", "--options=--db-include=nosuchdb")
+	t.Logf("(f) failing restore took %.1fs (exit %d)\nstdout: %sstderr:\n%s", time.Since(start).Seconds(), bad.Code, bad.Stdout, bad.Stderr)
+	if bad.Code == 0 {
+		t.Fatalf("(f) a restore with --db-include=nosuchdb succeeded")
+	}
+	for _, want := range []string{"Last lines of its log", "nosuchdb", "does not exist", "The old data PVC " + livePVC + " is untouched", "re-run"} {
+		if !strings.Contains(bad.Stderr, want) {
+			t.Errorf("(f) the failed restore's error lacks %q", want)
+		}
+	}
+	if phase := ns.kubectl(time.Minute, "get", "pvc", livePVC, "-o", "jsonpath={.status.phase}|{.metadata.labels.pgbackrest\\.dev/retired-at}|{.metadata.deletionTimestamp}"); phase != "Bound||" {
+		t.Errorf("(f) the old data PVC %s after the failed Job: phase|retired-at|deletion = %q, want Bound||", livePVC, phase)
+	}
+	if t.Failed() {
+		return
+	}
+	r = restore("--storage=local")
+	if !strings.Contains(r.Stderr, "resuming restore") || !strings.Contains(r.Stderr, "deleting the failed Job") {
+		t.Errorf("(f) the corrected re-run did not resume the failed restore:\n%s", r.Stderr)
+	}
+	if n := count(); n != 2001 {
+		t.Fatalf("(f) after the corrected re-run: %d rows, want 2001", n)
+	}
+	if !retiredHas(t, ns, c, livePVC) {
+		t.Errorf("(f) `retired` does not list the replaced PVC %s", livePVC)
+	}
+
 	// (e) every replaced data PVC is still there, labelled retired; cleanup deletes only those.
 	pvcs := strings.Fields(ns.kubectl(time.Minute, "get", "pvc", "-o", "name",
 		"-l", "app.kubernetes.io/instance="+c+",pgbackrest.dev/role=primary"))
-	if len(pvcs) != 5 { // the first + one per restore (a, b, c, d)
-		t.Errorf("(e) data PVCs %v, want 5", pvcs)
+	if len(pvcs) != 6 { // the first + one per restore (a, b, c, d, f)
+		t.Errorf("(e) data PVCs %v, want 6", pvcs)
 	}
 	var retired struct {
 		PVCs []struct {
@@ -164,8 +235,8 @@ func TestRestore(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &retired); err != nil {
 		t.Fatalf("retired -o json: %v\n%s", err, out)
 	}
-	if len(retired.PVCs) != 4 || retired.PVCs[0].Name != c {
-		t.Errorf("(e) retired PVCs %+v, want 4 starting with %s", retired.PVCs, c)
+	if len(retired.PVCs) != 5 || retired.PVCs[0].Name != c {
+		t.Errorf("(e) retired PVCs %+v, want 5 starting with %s", retired.PVCs, c)
 	}
 	t.Logf("retired:\n%s", ns.mustPlugin(time.Minute, "retired", c).Stdout)
 	live := strings.TrimSpace(ns.kubectl(time.Minute, "get", "deploy", c, "-o", "jsonpath={.spec.template.spec.volumes[0].persistentVolumeClaim.claimName}"))
@@ -178,9 +249,44 @@ func TestRestore(t *testing.T) {
 	})
 }
 
-// killAt runs `kubectl pgbackrest -n NS ARGS` and kills the plugin with SIGKILL as soon as its
-// stderr contains marker. kubectl runs the plugin with exec, so the process started is the plugin.
-func killAt(t *testing.T, ns *Namespace, marker string, args ...string) string {
+// retiredHas says `kubectl pgbackrest retired CLUSTER -o json` lists pvc.
+func retiredHas(t *testing.T, ns *Namespace, cluster, pvc string) bool {
+	t.Helper()
+	var retired struct {
+		PVCs []struct {
+			Name string `json:"name"`
+		} `json:"pvcs"`
+	}
+	out := ns.mustPlugin(time.Minute, "retired", cluster, "-o", "json").Stdout
+	if err := json.Unmarshal([]byte(out), &retired); err != nil {
+		t.Fatalf("retired -o json: %v\n%s", err, out)
+	}
+	for _, p := range retired.PVCs {
+		if p.Name == pvc {
+			return true
+		}
+	}
+	return false
+}
+
+// stepRun is one run of the plugin under killAfterNewStep.
+type stepRun struct {
+	stdout, stderr string
+	code           int
+	// killedAfter is the step after which the run was killed ("" when it ended by itself).
+	killedAfter string
+}
+
+var (
+	ansi     = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	stepDone = regexp.MustCompile(`^✓ (.*) \(([0-9][^()]*)\)$`) // "✓ name (1.2s)", not "(already done)"
+)
+
+// killAfterNewStep runs `kubectl pgbackrest -n NS ARGS` and kills it with SIGKILL as soon as it
+// reports on stderr a step newly completed (not "already done") that is not in boundary yet; that
+// step goes in boundary as "killed", and any step reported completed after it, before the process
+// died, as "skipped". kubectl runs the plugin with exec, so the process started is the plugin.
+func killAfterNewStep(t *testing.T, ns *Namespace, boundary map[string]string, args ...string) stepRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -189,37 +295,35 @@ func killAt(t *testing.T, ns *Namespace, marker string, args ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout = io.Discard
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
+	var res stepRun
 	var out strings.Builder
-	found := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			out.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if strings.Contains(sc.Text(), marker) {
-				once.Do(func() { close(found) })
-			}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := ansi.ReplaceAllString(sc.Text(), "")
+		out.WriteString(line + "\n")
+		m := stepDone.FindStringSubmatch(line)
+		if m == nil || boundary[m[1]] != "" {
+			continue
 		}
-	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-found:
-		_ = cmd.Process.Kill()
-		<-done
-	case err := <-done:
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("the plugin ended (%v) before printing %q:\n%s", err, marker, out.String())
+		if res.killedAfter == "" {
+			res.killedAfter = m[1]
+			boundary[m[1]] = "killed"
+			_ = cmd.Process.Kill()
+		} else {
+			boundary[m[1]] = "skipped"
+		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return out.String()
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.code = ee.ExitCode()
+	} else if err != nil {
+		res.code = -1
+	}
+	res.stdout, res.stderr = stdout.String(), out.String()
+	return res
 }
