@@ -16,13 +16,13 @@ type ForbiddenError struct {
 }
 
 func (e *ForbiddenError) Error() string {
-	where := "cluster-wide"
+	where, scope := "cluster-wide", "-A"
 	if e.Namespace != "" {
-		where = "in namespace " + e.Namespace
+		where, scope = "in namespace "+e.Namespace, "-n "+e.Namespace
 	}
 	return fmt.Sprintf("not allowed to %s %s %s: ask your cluster administrator for the Role in %s "+
-		"(check with: kubectl auth can-i %s %s -n %s): %v",
-		e.Verb, e.Resource, where, RBACDoc, e.Verb, e.Resource, e.Namespace, e.Err)
+		"(check with: kubectl auth can-i %s %s %s): %v",
+		e.Verb, e.Resource, where, RBACDoc, e.Verb, e.Resource, scope, e.Err)
 }
 
 func (e *ForbiddenError) Unwrap() error { return e.Err }
