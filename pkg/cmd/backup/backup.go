@@ -97,19 +97,12 @@ runs in the pod and how to follow it. A backup is never retried.`,
 // Complete builds the clients and namespace from the root's flags and takes the cluster name.
 func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	o.Cluster = args[0]
-	ns, _, err := deps.Namespace()
+	c, err := deps.ClusterClients()
 	if err != nil {
 		return err
 	}
+	ns, cs, ex := c.Namespace, c.Client, c.Exec
 	o.Namespace = ns
-	cs, err := deps.Clientset()
-	if err != nil {
-		return err
-	}
-	ex, err := deps.Executor()
-	if err != nil {
-		return err
-	}
 	o.deps = backup.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut)}
 	o.holder = kube.Holder()
 	return nil

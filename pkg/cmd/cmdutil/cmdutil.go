@@ -52,15 +52,33 @@ func (d *Deps) Clientset() (kubernetes.Interface, error) {
 
 // Executor returns the real pod Executor.
 func (d *Deps) Executor() (kube.Executor, error) {
+	c, err := d.ClusterClients()
+	return c.Exec, err
+}
+
+// Clients is what a verb working on one cluster needs from the root's flags.
+type Clients struct {
+	Namespace string
+	Client    kubernetes.Interface
+	Exec      kube.Executor
+}
+
+// ClusterClients resolves the namespace and builds the client and the pod executor from one
+// REST config, so a verb loads the kubeconfig once.
+func (d *Deps) ClusterClients() (Clients, error) {
+	ns, _, err := d.Namespace()
+	if err != nil {
+		return Clients{}, err
+	}
 	c, err := d.RESTConfig()
 	if err != nil {
-		return nil, err
+		return Clients{}, err
 	}
 	cs, err := kubernetes.NewForConfig(c)
 	if err != nil {
-		return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+		return Clients{}, fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
-	return kube.NewExecutor(c, cs), nil
+	return Clients{Namespace: ns, Client: cs, Exec: kube.NewExecutor(c, cs)}, nil
 }
 
 // Namespace returns the namespace from -n or the kubeconfig context, and whether -n was given.

@@ -99,19 +99,12 @@ func newCmd(deps *cmdutil.Deps, use, prefix string) *cobra.Command {
 // Complete builds the clients and namespace from the root's flags and takes the cluster name.
 func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	o.Cluster = args[0]
-	ns, _, err := deps.Namespace()
+	c, err := deps.ClusterClients()
 	if err != nil {
 		return err
 	}
+	ns, cs, ex := c.Namespace, c.Client, c.Exec
 	o.Namespace = ns
-	cs, err := deps.Clientset()
-	if err != nil {
-		return err
-	}
-	ex, err := deps.Executor()
-	if err != nil {
-		return err
-	}
 	o.deps = backup.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut}
 	return nil
 }

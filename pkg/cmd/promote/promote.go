@@ -61,19 +61,12 @@ recovery.`,
 // Complete takes the cluster name and builds the clients.
 func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	o.Cluster = args[0]
-	ns, _, err := deps.Namespace()
+	c, err := deps.ClusterClients()
 	if err != nil {
 		return err
 	}
+	ns, cs, ex := c.Namespace, c.Client, c.Exec
 	o.Namespace = ns
-	cs, err := deps.Clientset()
-	if err != nil {
-		return err
-	}
-	ex, err := deps.Executor()
-	if err != nil {
-		return err
-	}
 	o.deps = restore.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut)}
 	return nil
 }

@@ -144,18 +144,11 @@ timeline. After one point-in-time restore, the rest of the old timeline is reach
 // Complete takes the cluster name and builds the clients and namespace from the root's flags.
 func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	o.Cluster = args[0]
-	ns, _, err := deps.Namespace()
+	c, err := deps.ClusterClients()
 	if err != nil {
 		return err
 	}
-	cs, err := deps.Clientset()
-	if err != nil {
-		return err
-	}
-	ex, err := deps.Executor()
-	if err != nil {
-		return err
-	}
+	ns, cs, ex := c.Namespace, c.Client, c.Exec
 	o.color = deps.Color
 	o.StdinTTY = isTTY(o.In)
 	o.config.Namespace = ns
