@@ -117,6 +117,18 @@ func testBackup(t *testing.T, storage string) {
 		}
 	}
 
+	// Dynamic completion, as the shell asks for it: cluster names from the cluster's labels, and
+	// backup set labels from info.
+	if r := ns.mustPlugin(time.Minute, "__complete", "backup", ""); !strings.Contains(r.Stdout, c+"\n") {
+		t.Errorf("completion of CLUSTER lacks %s:\n%s", c, r.Stdout)
+	}
+	sets := ns.mustPlugin(time.Minute, "__complete", "restore", c, "--set", "").Stdout
+	for _, b := range append(full.Backups, incr.Backups...) {
+		if !strings.Contains(sets, b.Label+"\n") {
+			t.Errorf("completion of --set lacks %s:\n%s", b.Label, sets)
+		}
+	}
+
 	check := ns.mustPlugin(3*time.Minute, "check", c)
 	if !strings.Contains(check.Stdout, "✓ archiving to") {
 		t.Errorf("check verdict:\n%s%s", check.Stdout, check.Stderr)

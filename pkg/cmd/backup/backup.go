@@ -69,8 +69,9 @@ before anything runs. The backup starts at once with an immediate checkpoint (--
 
 Ctrl-C or --timeout stops waiting, not pgBackRest: the command then says whether the backup still
 runs in the pod and how to follow it. A backup is never retried.`,
-		Example: example,
-		Args:    cmdutil.ExactArgs(1),
+		Example:           example,
+		Args:              cmdutil.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(deps, args); err != nil {
 				return err

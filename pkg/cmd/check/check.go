@@ -52,7 +52,8 @@ non-zero when archiving does not work.`,
 
   # Only the S3 repository
   kubectl pgbackrest check mydb --storage=s3`,
-		Args: cmdutil.ExactArgs(1),
+		Args:              cmdutil.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(deps, args); err != nil {
 				return err

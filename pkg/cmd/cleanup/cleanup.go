@@ -51,8 +51,9 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 		Long: `Delete one data PVC that a restore retired, named with --pvc. The live data PVC, the PVC of a
 restore in progress and any PVC not labelled retired for this cluster are refused. List the
 retired PVCs with "kubectl pgbackrest retired CLUSTER".`,
-		Example: `  kubectl pgbackrest cleanup mydb --pvc mydb`,
-		Args:    cmdutil.ExactArgs(1),
+		Example:           `  kubectl pgbackrest cleanup mydb --pvc mydb`,
+		Args:              cmdutil.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(deps, args); err != nil {
 				return err

@@ -88,7 +88,8 @@ Deleting is idempotent: run it again to finish a delete that stopped.`,
 		Example: `  kubectl pgbackrest delete pg1
   kubectl pgbackrest delete pg1 --delete-data --yes
   kubectl pgbackrest delete pg1 --dry-run=client`,
-		Args: cmdutil.ExactArgs(1),
+		Args:              cmdutil.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			if err := o.Validate(); err != nil {

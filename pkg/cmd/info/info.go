@@ -76,7 +76,8 @@ func newCmd(deps *cmdutil.Deps, use, prefix string) *cobra.Command {
 
   # Only the S3 repository
   %[1]s mydb --storage=s3`, prefix),
-		Args: cmdutil.ExactArgs(1),
+		Args:              cmdutil.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(deps, args); err != nil {
 				return err
@@ -93,6 +94,7 @@ func newCmd(deps *cmdutil.Deps, use, prefix string) *cobra.Command {
 	fl.StringVarP(&o.Output, "output", "o", o.Output, "output format: table, json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3", "local,s3"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteBackupSet(deps))
 	return cmd
 }
 

@@ -42,8 +42,9 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 promote runs pg_wal_replay_resume(), waits until PostgreSQL is out of recovery (on a new
 timeline) and checks that WAL archiving works. It does nothing when the database is not in
 recovery.`,
-		Example: `  kubectl pgbackrest promote mydb`,
-		Args:    cmdutil.ExactArgs(1),
+		Example:           `  kubectl pgbackrest promote mydb`,
+		Args:              cmdutil.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(deps, args); err != nil {
 				return err

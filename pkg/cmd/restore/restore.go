@@ -103,7 +103,8 @@ timeline. After one point-in-time restore, the rest of the old timeline is reach
 
   # Show the plan and the objects without changing anything
   kubectl pgbackrest restore mydb --dry-run=client`,
-		Args: cmdutil.ExactArgs(1),
+		Args:              cmdutil.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.targetActionSet = cmd.Flags().Changed("target-action")
 			if err := o.Complete(deps, args); err != nil {
@@ -138,6 +139,7 @@ timeline. After one point-in-time restore, the rest of the old timeline is reach
 	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("target-action", cobra.FixedCompletions([]string{pgbackrest.ActionPromote, pgbackrest.ActionPause}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{"none", "client"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteBackupSet(deps))
 	return cmd
 }
 

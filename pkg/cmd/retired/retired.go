@@ -43,7 +43,8 @@ lists them with when they were retired and their size; delete one with
 "kubectl pgbackrest cleanup CLUSTER --pvc NAME".`,
 		Example: `  kubectl pgbackrest retired mydb
   kubectl pgbackrest retired mydb -o json`,
-		Args: cmdutil.ExactArgs(1),
+		Args:              cmdutil.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(deps, args); err != nil {
 				return err
