@@ -157,6 +157,8 @@ metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 YAML
   start_daemon kube-proxy "$KUBE_BIN/kube-proxy" --config="$STATE/kube-proxy.yaml"
+  # After a restart the Node object still says Ready from before: ask the kubelet itself first.
+  wait_for 120 "kubelet healthz" curl -fsS http://127.0.0.1:10248/healthz
   wait_for 120 "node $NODE_NAME Ready" node_ready
 }
 node_ready() { [ "$(k get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
