@@ -142,6 +142,7 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%", nodefs.inodesF
 serializeImagePulls: false
 maxPods: 60
 YAML
+  KUBELET_STARTED=$(date +%s)
   start_daemon kubelet "$KUBE_BIN/kubelet" --config="$STATE/kubelet.yaml" \
     --kubeconfig="$STATE/kubelet.kubeconfig" --root-dir="$PGBR_CLUSTER_DIR/kubelet" \
     --hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
@@ -161,7 +162,14 @@ YAML
   wait_for 120 "kubelet healthz" curl -fsS http://127.0.0.1:10248/healthz
   wait_for 120 "node $NODE_NAME Ready" node_ready
 }
-node_ready() { [ "$(k get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+# node_ready: the Node is Ready by a heartbeat of the kubelet started now. After a restart the
+# object still holds the old kubelet's Ready until the controller manager notices it went quiet.
+node_ready() {
+  local ready beat
+  ready=$(k get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}') || return 1
+  beat=${ready#* }
+  [ "${ready%% *}" = True ] && [ "$(date -d "$beat" +%s 2>/dev/null || echo 0)" -ge "${KUBELET_STARTED:-0}" ]
+}
 
 # Host services (CoreDNS, the S3 server) are reached from pods through a Service whose
 # EndpointSlice points at the node's address: real Service names, real kube-proxy rules.
