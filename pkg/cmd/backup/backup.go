@@ -102,9 +102,8 @@ func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	if err != nil {
 		return err
 	}
-	ns, cs, ex := c.Namespace, c.Client, c.Exec
-	o.Namespace = ns
-	o.deps = backup.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut)}
+	o.Namespace = c.Namespace
+	o.deps = backup.Deps{Client: c.Client, Exec: c.Exec, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut)}
 	o.holder = kube.Holder()
 	return nil
 }
@@ -114,13 +113,11 @@ func (o *Options) Validate() error {
 	if err := pgbackrest.ValidateBackupType(o.Type); err != nil {
 		return exitcode.Usage(err)
 	}
-	if o.Storage != "" {
-		st, err := pgbackrest.ParseStorageList(o.Storage)
-		if err != nil {
-			return exitcode.Usage(fmt.Errorf("--storage: %w", err))
-		}
-		o.storages = st
+	st, err := cmdutil.ParseStorageFlag(o.Storage)
+	if err != nil {
+		return err
 	}
+	o.storages = st
 	extra, err := pgbackrest.ParseOptions(pgbackrest.Backup, o.Options)
 	if err != nil {
 		return exitcode.Usage(err)

@@ -77,21 +77,18 @@ func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	if err != nil {
 		return err
 	}
-	ns, cs, ex := c.Namespace, c.Client, c.Exec
-	o.Namespace = ns
-	o.deps = backup.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut}
+	o.Namespace = c.Namespace
+	o.deps = backup.Deps{Client: c.Client, Exec: c.Exec, Now: time.Now, ErrOut: o.ErrOut}
 	return nil
 }
 
 // Validate checks the flags; it needs no cluster.
 func (o *Options) Validate() error {
-	if o.Storage != "" {
-		st, err := pgbackrest.ParseStorageList(o.Storage)
-		if err != nil {
-			return exitcode.Usage(fmt.Errorf("--storage: %w", err))
-		}
-		o.storages = st
+	st, err := cmdutil.ParseStorageFlag(o.Storage)
+	if err != nil {
+		return err
 	}
+	o.storages = st
 	if o.Timeout <= 0 {
 		return exitcode.Usage(fmt.Errorf("--timeout must be positive; got %s", o.Timeout))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
 // Deps is passed to each verb's NewCmd. Verbs use it only in Complete, to build the narrow
@@ -137,4 +138,16 @@ func ValidateName(flag, name string) error {
 		return fmt.Errorf("%s %q is not a valid name: %s", flag, name, strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// ParseStorageFlag parses an optional --storage value: "" means the verb's default (nil).
+func ParseStorageFlag(s string) ([]pgbackrest.Storage, error) {
+	if s == "" {
+		return nil, nil
+	}
+	st, err := pgbackrest.ParseStorageList(s)
+	if err != nil {
+		return nil, exitcode.Usage(fmt.Errorf("--storage: %w", err))
+	}
+	return st, nil
 }

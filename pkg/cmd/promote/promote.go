@@ -66,9 +66,8 @@ func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	if err != nil {
 		return err
 	}
-	ns, cs, ex := c.Namespace, c.Client, c.Exec
-	o.Namespace = ns
-	o.deps = restore.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut)}
+	o.Namespace = c.Namespace
+	o.deps = restore.Deps{Client: c.Client, Exec: c.Exec, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut)}
 	return nil
 }
 

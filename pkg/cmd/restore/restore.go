@@ -150,11 +150,10 @@ func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	if err != nil {
 		return err
 	}
-	ns, cs, ex := c.Namespace, c.Client, c.Exec
 	o.color = deps.Color
 	o.StdinTTY = isTTY(o.In)
-	o.config.Namespace = ns
-	o.deps = restore.Deps{Client: cs, Exec: ex, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut),
+	o.config.Namespace = c.Namespace
+	o.deps = restore.Deps{Client: c.Client, Exec: c.Exec, Now: time.Now, ErrOut: o.ErrOut, TTY: output.IsTerminal(o.ErrOut),
 		Warn: func(format string, a ...any) { output.Warn(o.ErrOut, deps.Color, format, a...) }}
 	return nil
 }
@@ -168,13 +167,11 @@ func isTTY(r io.Reader) bool {
 func (o *Options) Validate() error {
 	cfg := restore.Config{Namespace: o.config.Namespace, Cluster: o.Cluster, Set: o.Set, BackupAfter: o.BackupAfter,
 		Force: o.Force, Abandon: o.Abandon, Timeout: o.Timeout}
-	if o.Storage != "" {
-		st, err := pgbackrest.ParseStorageList(o.Storage)
-		if err != nil {
-			return exitcode.Usage(fmt.Errorf("--storage: %w", err))
-		}
-		cfg.Storages = st
+	st, err := cmdutil.ParseStorageFlag(o.Storage)
+	if err != nil {
+		return err
 	}
+	cfg.Storages = st
 	t, err := o.target()
 	if err != nil {
 		return err
