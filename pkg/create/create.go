@@ -276,15 +276,6 @@ func (r *recorder) Start(name string) {
 	r.Reporter.Start(name)
 }
 
-// Failed keeps the progress line short for errors whose full message follows as the command's error.
-func (r *recorder) Failed(name string, err error) {
-	var mismatch *RepositoryMismatchError
-	if errors.As(err, &mismatch) {
-		err = errors.New(mismatch.short())
-	}
-	r.Reporter.Failed(name, err)
-}
-
 // run holds one create run's state.
 type run struct {
 	deps     Deps

@@ -50,14 +50,6 @@ func (e *RepositoryMismatchError) Error() string {
 	return b.String()
 }
 
-// short is the one line the step reporter shows; the whole message is the command's error.
-func (e *RepositoryMismatchError) short() string {
-	if e.Repo != 0 {
-		return fmt.Sprintf("repo%d holds another database's stanza", e.Repo)
-	}
-	return "a repository holds another database's stanza"
-}
-
 var (
 	// stanza-create, 2.45 src/command/check/common.c checkStanzaInfoPg (error 028, FileInvalidError).
 	reInfoMismatch = regexp.MustCompile(`backup and archive info files exist but do not match the database`)

@@ -112,7 +112,7 @@ func TestStepReporter(t *testing.T) {
 	r.Done("create PVC", 1200*time.Millisecond)
 	r.Skipped("write config")
 	r.Failed("run job", errors.New("job failed"))
-	want := "… create PVC\n✓ create PVC (1.2s)\n✓ write config (already done)\n✗ run job: job failed\n"
+	want := "… create PVC\n✓ create PVC (1.2s)\n✓ write config (already done)\n✗ run job\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}

@@ -11,9 +11,11 @@ import (
 //	… name
 //	✓ name (1.2s)
 //	✓ name (already done)
-//	✗ name: why
+//	✗ name
 //
-// It implements workflow.Reporter.
+// It implements workflow.Reporter. A failure's why is not printed here: the workflow returns it
+// as the command's error, which main prints once, right below the ✗ line. Printing it here too
+// showed every failure twice (a failed restore Job's log tail and next command among them).
 type StepReporter struct {
 	w     io.Writer
 	color *Color
@@ -39,9 +41,9 @@ func (r *StepReporter) Done(name string, d time.Duration) {
 	fmt.Fprintf(r.w, "%s %s (%s)\n", r.color.Green("✓"), name, FormatDuration(d))
 }
 
-// Failed reports a step that failed.
-func (r *StepReporter) Failed(name string, err error) {
-	fmt.Fprintf(r.w, "%s %s: %v\n", r.color.Red("✗"), name, err)
+// Failed reports a step that failed; err is left to the command's error (see StepReporter).
+func (r *StepReporter) Failed(name string, _ error) {
+	fmt.Fprintf(r.w, "%s %s\n", r.color.Red("✗"), name)
 }
 
 // FormatDuration renders d for people: 350ms, 1.2s, 2m5s, 1h2m.

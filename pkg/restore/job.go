@@ -112,14 +112,32 @@ func (r *Restore) runJob(ctx context.Context) error {
 
 	var failed *kube.JobFailedError
 	if errors.As(err, &failed) {
-		tail := r.logTail(ctx, w)
-		return fmt.Errorf("restore Job %s/%s failed (%s: %s). Last lines of its log:\n%s\n"+
-			"The old data PVC %s is untouched. Fix the cause and re-run: the same command restores again on PVC %s (with --delta); "+
-			"a corrected target or set needs --abandon, which starts over on a new PVC (every PVC is kept)",
-			ns, r.Job, failed.Reason, failed.Message, indent(tail), r.OldPVC, r.PVC)
+		return &JobFailedError{Namespace: ns, Job: r.Job, LogTail: r.logTail(ctx, w), OldPVC: r.OldPVC, PVC: r.PVC, Err: failed}
 	}
 	return err
 }
+
+// JobFailedError says the restore Job failed. Its message carries the end of the Job's log and
+// what to run next, so Run returns it as it is rather than inside workflow's StepError, whose
+// "re-run the same command to resume" would give a second, vaguer hint.
+type JobFailedError struct {
+	Namespace, Job string
+	// LogTail is the end of the Job's log (or why there is none).
+	LogTail string
+	// OldPVC is the data PVC the cluster ran on, untouched; PVC the one the Job restored into.
+	OldPVC, PVC string
+	// Err is the Job's own failure, with the Job controller's reason.
+	Err *kube.JobFailedError
+}
+
+func (e *JobFailedError) Error() string {
+	return fmt.Sprintf("restore Job %s/%s failed (%s: %s). Last lines of its log:\n%s\n"+
+		"The old data PVC %s is untouched. Fix the cause and re-run: the same command restores again on PVC %s (with --delta); "+
+		"a corrected target or set needs --abandon, which starts over on a new PVC (every PVC is kept)",
+		e.Namespace, e.Job, e.Err.Reason, e.Err.Message, indent(e.LogTail), e.OldPVC, e.PVC)
+}
+
+func (e *JobFailedError) Unwrap() error { return e.Err }
 
 // countAttempt increments the attempt counter on the new PVC and returns the new count.
 func (r *Restore) countAttempt(ctx context.Context) (int, error) {

@@ -571,10 +571,17 @@ func (r *Restore) Run(ctx context.Context, rep workflow.Reporter) (*Result, erro
 	return &Result{ID: r.ID, PVC: r.PVC, OldPVC: r.OldPVC, Paused: r.paused}, nil
 }
 
-// explain adds what to run next to a failed step's error.
+// explain makes sure a failed step's error says what to run next, once: workflow's StepError
+// already ends with "re-run the same command to resume", so errors that carry their own hint
+// are returned without it (the step reporter's ✗ line, right above, names the step).
 func (r *Restore) explain(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%w; restore %s stopped: re-run the same command to resume it", err, r.ID)
+	var failed *JobFailedError
+	if errors.As(err, &failed) {
+		return failed
+	}
+	var step *workflow.StepError
+	if errors.Is(err, context.Canceled) && errors.As(err, &step) {
+		return fmt.Errorf("restore %s stopped at step %q: %w; re-run the same command to resume it", r.ID, step.Step, step.Err)
 	}
 	return err
 }

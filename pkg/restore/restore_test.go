@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/workflow"
 )
@@ -374,6 +376,45 @@ func TestRestoreFailedJobThenRerunUsesDelta(t *testing.T) {
 		t.Errorf("second attempt's command lacks --delta: %s", cmd)
 	}
 	w.checkRestored(r.PVC)
+}
+
+// TestRestoreFailedJobSaidOnce reads stderr as a user sees it, the step reporter's lines then
+// main's error line: the failed Job's log tail and what to run next are there, each once.
+func TestRestoreFailedJobSaidOnce(t *testing.T) {
+	w := newWorld(t)
+	w.failJob = true
+	r, err := w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	r.d.ErrOut = &stderr
+	_, err = r.Run(context.Background(), output.NewStepReporter(&stderr, output.NewColor(false)))
+	if err == nil {
+		t.Fatal("a failed restore Job was not reported as an error")
+	}
+	output.PrintError(&stderr, err) // what main does with the command's error
+	got := stderr.String()
+	for _, tt := range []struct {
+		text string
+		want int
+	}{
+		{"✗ restore from local (repo1) with Job " + r.Job + "\n", 1},
+		{"error: restore Job prod/" + r.Job + " failed (BackoffLimitExceeded: failed)", 1},
+		{"Last lines of its log:\n  | (no log: see kubectl -n prod describe job " + r.Job + ")\n", 1},
+		{"The old data PVC db is untouched. Fix the cause and re-run", 1},
+		{"BackoffLimitExceeded", 1},
+		// workflow's generic hint would repeat the Job error's own.
+		{"re-run the same command to resume", 0},
+	} {
+		if n := strings.Count(got, tt.text); n != tt.want {
+			t.Errorf("stderr has %q %d times, want %d; stderr:\n%s", tt.text, n, tt.want, got)
+		}
+	}
+	var failed *kube.JobFailedError
+	if !errors.As(err, &failed) || exitcode.For(err) != exitcode.Failure {
+		t.Errorf("err = %#v (exit %d), want it to wrap *kube.JobFailedError and exit 1", err, exitcode.For(err))
+	}
 }
 
 func TestRestoreOtherTargetRefusedUnlessAbandon(t *testing.T) {

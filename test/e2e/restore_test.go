@@ -203,6 +203,9 @@ func TestRestore(t *testing.T) {
 			t.Errorf("(f) the failed restore's error lacks %q", want)
 		}
 	}
+	if n := strings.Count(bad.Stderr, "Last lines of its log"); n != 1 {
+		t.Errorf("(f) the failed restore's error is printed %d times, want once", n)
+	}
 	if phase := ns.kubectl(time.Minute, "get", "pvc", livePVC, "-o", "jsonpath={.status.phase}|{.metadata.labels.pgbackrest\\.dev/retired-at}|{.metadata.deletionTimestamp}"); phase != "Bound||" {
 		t.Errorf("(f) the old data PVC %s after the failed Job: phase|retired-at|deletion = %q, want Bound||", livePVC, phase)
 	}
