@@ -6,7 +6,7 @@ export PGBR_CACHE_DIR PGBR_CLUSTER_DIR
 E2E_TIMEOUT ?= 60m
 E2E_RUN ?= .
 
-.PHONY: cluster-up cluster-down cluster-wipe e2e demo test
+.PHONY: cluster-up cluster-down cluster-wipe e2e demo test bench bench-host
 
 cluster-up: ## Start the local Kubernetes cluster, S3 server and image (builds and caches what it needs)
 	bash $(CLUSTER_SCRIPTS)/up.sh
@@ -26,3 +26,13 @@ demo: build cluster-up ## Run the main job (configure S3, create, backup, info, 
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" bash test/demo.sh
 
 test: unit e2e ## Run all tests: unit tests, then end-to-end tests on the local cluster
+
+bench: build cluster-up bench-host ## Measure backup, restore, latency and API requests against pgBackRest run directly and tar (BENCH_SCALE=50; writes test/bench/results)
+	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" go run ./test/bench
+
+# The direct runs need PostgreSQL 15 and pgBackRest on this machine, as the image has them.
+bench-host:
+	@if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v pgbackrest >/dev/null; then \
+	  echo "installing postgresql-15 and pgbackrest for the direct runs"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 pgbackrest; \
+	fi
