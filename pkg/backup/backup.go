@@ -100,6 +100,10 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	release, err := kube.AcquireLease(ctx, d.Client, kube.LeaseConfig{
 		Namespace: cfg.Namespace, Name: spec.Names().Lease(), Holder: cfg.Holder, Purpose: Purpose,
 		Labels: cluster.Labels(cfg.Cluster, cluster.RoleBackup), Clock: d.now,
+		// A backup killed with kill -9 leaves its Lease behind; its re-run takes it over at once.
+		TakingOverDead: func(h string) {
+			fmt.Fprintf(d.errOut(), "lease %s was held by %q, which no longer runs on this machine: taking it over\n", spec.Names().Lease(), h)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backup of cluster %s refused: %w", cfg.Cluster, err)

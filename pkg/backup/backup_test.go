@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -307,6 +309,41 @@ func TestRunRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunTakesOverLeaseOfDeadLocalRun: a backup killed with kill -9 on this machine leaves a
+// fresh Lease behind; the next backup takes it over at once instead of refusing for 90 s.
+func TestRunTakesOverLeaseOfDeadLocalRun(t *testing.T) {
+	dead := exec.Command(os.Args[0], "-test.run=^$")
+	if err := dead.Run(); err != nil {
+		t.Fatalf("running a short-lived process: %v", err)
+	}
+	self := kube.Holder()
+	holder := self[:strings.LastIndex(self, " pid ")] + " pid " + strconv.Itoa(dead.Process.Pid)
+	left := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "pg1-pgbackrest", Namespace: "ns", Annotations: map[string]string{kube.AnnotationPurpose: "backup"}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr(holder), LeaseDurationSeconds: ptr(int32(90)),
+			AcquireTime: &metav1.MicroTime{Time: t0.Add(-time.Minute)}, RenewTime: &metav1.MicroTime{Time: t0.Add(-10 * time.Second)}},
+	}
+	cs := fake.NewClientset(append(objects(t, newSpec(pgbackrest.Local), true), left)...)
+	if held, _ := kube.LeaseHeld(t.Context(), cs, "ns", "pg1-pgbackrest", "me", t0); held != nil {
+		t.Skip("processes cannot be probed here: a dead run's Lease is taken over once stale")
+	}
+	ex := &fakeExec{info: fixture(t)}
+	var errOut bytes.Buffer
+	res, err := Run(t.Context(), deps(cs, ex, &errOut), Config{Namespace: "ns", Cluster: "pg1", Holder: "me"})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, errOut.String())
+	}
+	if len(res.Backups) != 1 {
+		t.Errorf("got %d sets, want 1", len(res.Backups))
+	}
+	if want := fmt.Sprintf("lease pg1-pgbackrest was held by %q, which no longer runs on this machine: taking it over", holder); !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+	}
+	if l, err := cs.CoordinationV1().Leases("ns").List(t.Context(), metav1.ListOptions{}); err != nil || len(l.Items) != 0 {
+		t.Errorf("leases after run: %v %v", l, err)
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package restore
+package kube
 
 // processAlive cannot probe processes here: every holder counts as alive, and a killed run's
 // lease is taken over once it goes stale.

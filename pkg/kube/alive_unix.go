@@ -1,6 +1,6 @@
 //go:build unix
 
-package restore
+package kube
 
 import (
 	"errors"

@@ -3,6 +3,9 @@ package kube
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,6 +132,114 @@ func TestLeaseAcquireSignature(t *testing.T) {
 	}
 	if err := release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// deadLocalPID returns the pid of a process of this user on this machine that has ended (a run
+// killed with kill -9), or skips the test where processes cannot be probed.
+func deadLocalPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("running a short-lived process: %v", err)
+	}
+	pid := cmd.Process.Pid
+	if processAlive(pid) {
+		t.Skip("this platform cannot tell a dead process from a live one")
+	}
+	return pid
+}
+
+// localHolder is Holder() with another pid: a run of this user on this machine.
+func localHolder(pid string) string {
+	self := Holder()
+	return self[:strings.LastIndex(self, " pid ")] + " pid " + pid
+}
+
+func TestLeaseOfDeadLocalProcessIsTakenOver(t *testing.T) {
+	pid := strconv.Itoa(deadLocalPID(t))
+	tests := []struct {
+		name     string
+		holder   string
+		takeOver bool
+	}{
+		{"dead process of this machine", localHolder(pid), true},
+		{"live process of this machine", localHolder(strconv.Itoa(os.Getppid())), false},
+		{"same pid on another machine", "someone@elsewhere pid " + pid, false},
+		{"not a pid", localHolder("x"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			cs := fake.NewClientset()
+			// The holder renewed it a second ago: it is not stale.
+			cfgA := LeaseConfig{Namespace: "ns", Name: "l", Holder: tt.holder, Purpose: "backup", Clock: clock(t0), RenewEvery: time.Hour}
+			if _, err := AcquireLease(ctx, cs, cfgA); err != nil {
+				t.Fatal(err)
+			}
+			later := t0.Add(time.Second)
+
+			held, err := LeaseHeld(ctx, cs, "ns", "l", "me", later)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (held == nil) != tt.takeOver {
+				t.Errorf("LeaseHeld = %v, want held = %v", held, !tt.takeOver)
+			}
+
+			var told []string
+			cfgB := LeaseConfig{Namespace: "ns", Name: "l", Holder: "me", Purpose: "restore", Clock: clock(later), RenewEvery: time.Hour,
+				TakingOverDead: func(h string) { told = append(told, h) }}
+			releaseB, err := AcquireLease(ctx, cs, cfgB)
+			l, _ := cs.CoordinationV1().Leases("ns").Get(ctx, "l", metav1.GetOptions{})
+			if !tt.takeOver {
+				var he *HeldError
+				if !errors.As(err, &he) || he.Holder != tt.holder {
+					t.Fatalf("err = %v, want *HeldError naming %q", err, tt.holder)
+				}
+				if holderOf(l) != tt.holder || len(told) != 0 {
+					t.Errorf("lease taken over from a holder that may be alive: now %q, told %q", holderOf(l), told)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the dead run's lease was not taken over: %v", err)
+			}
+			if holderOf(l) != "me" || l.Annotations[AnnotationPurpose] != "restore" {
+				t.Errorf("lease = %q %v, want held by me for restore", holderOf(l), l.Annotations)
+			}
+			if len(told) != 1 || told[0] != tt.holder {
+				t.Errorf("TakingOverDead told %q, want [%q]", told, tt.holder)
+			}
+			if err := releaseB(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestLeaseHeldMissingStaleOrOwn(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	if held, err := LeaseHeld(ctx, cs, "ns", "l", "me", t0); held != nil || err != nil {
+		t.Fatalf("missing lease: %v, %v", held, err)
+	}
+	cfg := LeaseConfig{Namespace: "ns", Name: "l", Holder: "alice@a pid 1", Purpose: "backup", Clock: clock(t0), RenewEvery: time.Hour}
+	if _, err := AcquireLease(ctx, cs, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := LeaseHeld(ctx, cs, "ns", "l", "alice@a pid 1", t0); held != nil || err != nil {
+		t.Errorf("own lease: %v, %v", held, err)
+	}
+	if held, err := LeaseHeld(ctx, cs, "ns", "l", "me", t0.Add(LeaseDuration)); held != nil || err != nil {
+		t.Errorf("stale lease: %v, %v", held, err)
+	}
+	held, err := LeaseHeld(ctx, cs, "ns", "l", "me", t0.Add(time.Second))
+	if err != nil || held == nil || held.Holder != "alice@a pid 1" || held.Purpose != "backup" || !held.Since.Equal(t0) {
+		t.Errorf("live lease: %+v, %v", held, err)
+	}
+	if n := len(cs.Actions()); cs.Actions()[n-1].GetVerb() != "get" {
+		t.Errorf("LeaseHeld changed the lease: %v", cs.Actions()[n-1])
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strconv"
+	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -61,6 +63,9 @@ type LeaseConfig struct {
 	Duration        time.Duration
 	RenewEvery      time.Duration
 	Clock           func() time.Time
+	// TakingOverDead, when set, is called with the holder of a Lease about to be taken over because
+	// that holder is a process of this machine that no longer runs, so the caller can say so.
+	TakingOverDead func(holder string)
 }
 
 // Acquire takes the coordination.k8s.io/v1 Lease ns/name for holder, or returns *HeldError when a
@@ -156,6 +161,64 @@ func holderOf(l *coordinationv1.Lease) string {
 	return *l.Spec.HolderIdentity
 }
 
+// LeaseHeld reads the Lease ns/name without taking it, for a preflight that must change nothing:
+// it returns *HeldError when a live run other than holder holds it, and nil when the Lease is
+// missing, free, stale, holder's own, or held by a dead process of this machine (which
+// AcquireLease takes over).
+func LeaseHeld(ctx context.Context, cs kubernetes.Interface, ns, name, holder string, now time.Time) (*HeldError, error) {
+	l, err := cs.CoordinationV1().Leases(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, Explain(fmt.Errorf("reading lease %s/%s: %w", ns, name, err), "get", "leases", ns)
+	}
+	held, _ := checkHolder(l, holder, now)
+	return held, nil
+}
+
+// checkHolder looks at Lease l as holder self at now. held is set when another live run holds it.
+// dead is the holder's identity when it is a process of this machine that no longer runs: a run
+// killed with kill -9 cannot release its Lease, and its re-run should not wait until it goes stale.
+func checkHolder(l *coordinationv1.Lease, self string, now time.Time) (held *HeldError, dead string) {
+	h := holderOf(l)
+	if h == "" || h == self || !now.Before(leaseExpiry(l)) {
+		return nil, ""
+	}
+	if deadLocalHolder(h) {
+		return nil, h
+	}
+	held = &HeldError{Namespace: l.Namespace, Name: l.Name, Holder: h,
+		Purpose: l.Annotations[AnnotationPurpose], Expires: leaseExpiry(l)}
+	if held.Purpose == "" {
+		held.Purpose = "run"
+	}
+	if l.Spec.AcquireTime != nil {
+		held.Since = l.Spec.AcquireTime.Time
+	}
+	return held, ""
+}
+
+// deadLocalHolder says h (Holder's "user@host pid N") names a process of this machine, of this
+// user, that no longer exists. Another user's or another machine's process cannot be probed, so
+// it counts as alive.
+func deadLocalHolder(h string) bool {
+	self := Holder()
+	at := strings.LastIndex(self, " pid ")
+	if at < 0 {
+		return false
+	}
+	prefix := self[:at] + " pid "
+	if !strings.HasPrefix(h, prefix) {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimPrefix(h, prefix))
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return !processAlive(pid)
+}
+
 func takeLease(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig) error {
 	c := cs.CoordinationV1().Leases(cfg.Namespace)
 	now := cfg.Clock()
@@ -170,20 +233,15 @@ func takeLease(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig) er
 	if err != nil {
 		return Explain(fmt.Errorf("reading lease %s/%s: %w", cfg.Namespace, cfg.Name, err), "get", "leases", cfg.Namespace)
 	}
-	h := holderOf(cur)
-	if h != "" && h != cfg.Holder && now.Before(leaseExpiry(cur)) {
-		held := &HeldError{Namespace: cfg.Namespace, Name: cfg.Name, Holder: h,
-			Purpose: cur.Annotations[AnnotationPurpose], Expires: leaseExpiry(cur)}
-		if held.Purpose == "" {
-			held.Purpose = "run"
-		}
-		if cur.Spec.AcquireTime != nil {
-			held.Since = cur.Spec.AcquireTime.Time
-		}
+	held, dead := checkHolder(cur, cfg.Holder, now)
+	if held != nil {
 		return held
 	}
-	// Free, stale or ours: take it over. The resourceVersion makes a race with another
-	// taker fail with Conflict instead of both winning.
+	if dead != "" && cfg.TakingOverDead != nil {
+		cfg.TakingOverDead(dead)
+	}
+	// Free, stale, ours or a dead local process's: take it over. The resourceVersion makes a race
+	// with another taker fail with Conflict instead of both winning.
 	next := leaseObject(cfg, now)
 	next.ResourceVersion = cur.ResourceVersion
 	if _, err := c.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {

@@ -309,7 +309,7 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 	r := &Restore{d: d, cfg: cfg, Spec: spec, Storage: st, OldPVC: spec.DataPVC}
 	r.Canonical = Canonical(st, cfg.Set, cfg.Target)
 
-	if held, err := leaseHeld(ctx, d, cfg.Namespace, spec.Names().Lease()); err != nil {
+	if held, err := kube.LeaseHeld(ctx, d.Client, cfg.Namespace, spec.Names().Lease(), d.Holder, d.Now()); err != nil {
 		return nil, err
 	} else if held != nil {
 		return nil, held

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -526,6 +528,41 @@ func TestPrepareLeaseHeld(t *testing.T) {
 	if !errors.As(err, &held) {
 		t.Fatalf("err = %v, want *kube.HeldError", err)
 	}
+}
+
+// TestRestoreTakesOverLeaseOfDeadLocalRun: a restore killed with kill -9 on this machine leaves a
+// fresh Lease behind; its re-run takes it over at once (pkg/kube decides, as for backup).
+func TestRestoreTakesOverLeaseOfDeadLocalRun(t *testing.T) {
+	w := newWorld(t)
+	dead := exec.Command(os.Args[0], "-test.run=^$")
+	if err := dead.Run(); err != nil {
+		t.Fatalf("running a short-lived process: %v", err)
+	}
+	self := kube.Holder()
+	holderID := self[:strings.LastIndex(self, " pid ")] + " pid " + strconv.Itoa(dead.Process.Pid)
+	secs := int32(90)
+	now := metav1.NewMicroTime(w.now)
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "db-pgbackrest", Namespace: ns},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holderID, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now}}
+	if _, err := w.cs.CoordinationV1().Leases(ns).Create(context.Background(), lease, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := kube.LeaseHeld(context.Background(), w.cs, ns, "db-pgbackrest", "me", w.now); held != nil {
+		t.Skip("processes cannot be probed here: a dead run's Lease is taken over once stale")
+	}
+	r, err := w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}})
+	if err != nil {
+		t.Fatalf("preflight refused the dead run's lease: %v", err)
+	}
+	var stderr bytes.Buffer
+	r.d.ErrOut = &stderr
+	if _, err := r.Run(context.Background(), &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("lease db-pgbackrest was held by %q, which no longer runs on this machine: taking it over", holderID); !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+	w.checkRestored(r.PVC)
 }
 
 func TestArchiveStuck(t *testing.T) {

@@ -95,13 +95,14 @@ func (r *Restore) phased(phase string, s workflow.Step) workflow.Step {
 // --- lease ---------------------------------------------------------------------------------
 
 func (r *Restore) takeLease(ctx context.Context) error {
-	if err := breakDeadLocalLease(ctx, r.d, r.Spec.Namespace, r.Spec.Names().Lease()); err != nil {
-		return err
-	}
+	name := r.Spec.Names().Lease()
 	rel, err := kube.AcquireLease(ctx, r.d.Client, kube.LeaseConfig{
-		Namespace: r.Spec.Namespace, Name: r.Spec.Names().Lease(),
+		Namespace: r.Spec.Namespace, Name: name,
 		Holder: r.d.Holder, Purpose: "restore",
-		Labels: cluster.Labels(r.Spec.Name, cluster.RoleConfig),
+		Labels: cluster.Labels(r.Spec.Name, cluster.RoleConfig), Clock: r.d.Now,
+		TakingOverDead: func(h string) {
+			fmt.Fprintf(r.d.ErrOut, "  lease %s was held by %q, which no longer runs on this machine: taking it over\n", name, h)
+		},
 	})
 	if err != nil {
 		return err
