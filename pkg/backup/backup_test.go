@@ -566,3 +566,34 @@ func TestCheck(t *testing.T) {
 		t.Errorf("execs %q", got)
 	}
 }
+
+// TestDetachScriptEndsWithTheCommand runs the wrapper in a real shell: the command's output comes
+// through, its status is the script's, and nothing the script leaves behind keeps the stream open
+// (the exec would then end only when that process does).
+func TestDetachScriptEndsWithTheCommand(t *testing.T) {
+	if _, err := exec.LookPath("tail"); err != nil {
+		t.Skip("no tail on this machine")
+	}
+	run := func(script string) (string, error) {
+		args := detached([]string{"sh", "-c", script})
+		cmd := exec.Command(args[0], args[1:]...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		// Shorter than the watchdog's sleep: a watchdog holding the stream makes Wait give up.
+		cmd.WaitDelay = 3 * time.Second
+		err := cmd.Run()
+		return out.String(), err
+	}
+	out, err := run("echo line one; echo line two >&2")
+	if errors.Is(err, exec.ErrWaitDelay) {
+		t.Fatalf("the stream stayed open after the command ended: %v", err)
+	}
+	if err != nil || !strings.Contains(out, "line one\n") || !strings.Contains(out, "line two\n") {
+		t.Fatalf("output %q, err %v; want both lines and no error", out, err)
+	}
+	_, err = run("exit 3")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("err = %v, want exit status 3", err)
+	}
+}
