@@ -144,6 +144,14 @@ func (r *Results) Markdown() string {
 			p("| %s | %s | %s | %s | %s | %s |", x.Storage, x.TotalSeconds.Format(1), x.PGBackRestSeconds.Format(1),
 				x.JobPodStartSeconds.Format(1), x.PrimaryStartToReadySeconds.Format(1), x.Overhead.Format(2))
 		}
+		p("")
+		p("Inside the plugin's restore Job step: the Job controller creating the pod, the pod's start, the container's run (pgBackRest and its own start and exit), and the pod's end until the Job is Complete:")
+		p("")
+		p("| from | Job → pod s | pod start s | container run s | pod end → Job Complete s |")
+		p("|---|---|---|---|---|")
+		for _, x := range r.Restore {
+			p("| %s | %s | %s | %s | %s |", x.Storage, x.JobToPodSeconds.Format(1), x.JobPodStartSeconds.Format(1), x.PodRunSeconds.Format(1), x.PodEndToCompleteSeconds.Format(1))
+		}
 		for _, x := range r.Restore {
 			p("")
 			p("Where the time goes, restore from %s (the plugin's steps, seconds):", x.Storage)

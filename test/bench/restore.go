@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -29,6 +30,12 @@ type RestoreRow struct {
 	PrimaryStartToReadySeconds Summary `json:"primaryStartToReadySeconds"`
 	// Overhead is total / (pgBackRest + Job pod start + primary start to ready).
 	Overhead Summary `json:"overhead"`
+	// JobToPodSeconds is the Job controller creating the Job's pod; PodRunSeconds the restore
+	// container from running to terminated (pgBackRest plus its start and exit);
+	// PodEndToCompleteSeconds the pod's end until the Job is Complete, which the plugin waits for.
+	JobToPodSeconds         Summary `json:"jobToPodSeconds"`
+	PodRunSeconds           Summary `json:"podRunSeconds"`
+	PodEndToCompleteSeconds Summary `json:"podEndToCompleteSeconds"`
 	// Steps are the plugin's own steps (median seconds each), which say where the rest goes.
 	Steps []StepSummary `json:"steps"`
 }
@@ -41,7 +48,12 @@ type StepSummary struct {
 
 // podTimes are when the bench saw a pod reach each state (local clock, from a watch).
 type podTimes struct {
-	added, running, ready time.Time
+	added, running, ready, terminated time.Time
+}
+
+// jobTimes are when the bench saw the restore Job created and complete.
+type jobTimes struct {
+	added, complete time.Time
 }
 
 // podWatch records when pods of a namespace are created, run and become ready.
@@ -49,6 +61,7 @@ type podWatch struct {
 	mu   sync.Mutex
 	pods map[string]*podTimes
 	role map[string]string
+	job  jobTimes
 	stop func()
 	done chan struct{}
 }
@@ -63,18 +76,52 @@ func (b *bench) watchPods(ctx context.Context) (*podWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	pw := &podWatch{pods: map[string]*podTimes{}, role: map[string]string{}, stop: w.Stop, done: make(chan struct{})}
+	jobs := b.client.BatchV1().Jobs(b.cfg.Namespace)
+	jobList, err := jobs.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		w.Stop()
+		return nil, err
+	}
+	jw, err := jobs.Watch(ctx, metav1.ListOptions{ResourceVersion: jobList.ResourceVersion})
+	if err != nil {
+		w.Stop()
+		return nil, err
+	}
+	pw := &podWatch{pods: map[string]*podTimes{}, role: map[string]string{}, done: make(chan struct{})}
+	pw.stop = func() { w.Stop(); jw.Stop() }
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(pw.done)
+		defer wg.Done()
 		for ev := range w.ResultChan() {
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type == watch.Deleted {
-				continue
+			if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted {
+				pw.see(p, ev.Type, time.Now())
 			}
-			pw.see(p, ev.Type, time.Now())
 		}
 	}()
+	go func() {
+		defer wg.Done()
+		for ev := range jw.ResultChan() {
+			if j, ok := ev.Object.(*batchv1.Job); ok && ev.Type != watch.Deleted {
+				pw.seeJob(j, ev.Type, time.Now())
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(pw.done) }()
 	return pw, nil
+}
+
+func (pw *podWatch) seeJob(j *batchv1.Job, ev watch.EventType, now time.Time) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	if ev == watch.Added && pw.job.added.IsZero() {
+		pw.job.added = now
+	}
+	for _, c := range j.Status.Conditions {
+		if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue && pw.job.complete.IsZero() && !pw.job.added.IsZero() {
+			pw.job.complete = now
+		}
+	}
 }
 
 func (pw *podWatch) see(p *corev1.Pod, ev watch.EventType, now time.Time) {
@@ -89,11 +136,12 @@ func (pw *podWatch) see(p *corev1.Pod, ev watch.EventType, now time.Time) {
 		pw.pods[p.Name] = t
 		pw.role[p.Name] = p.Labels[cluster.LabelRole]
 	}
-	if t.running.IsZero() {
-		for _, cs := range p.Status.ContainerStatuses {
-			if cs.State.Running != nil || cs.State.Terminated != nil {
-				t.running = now
-			}
+	for _, cs := range p.Status.ContainerStatuses {
+		if t.running.IsZero() && (cs.State.Running != nil || cs.State.Terminated != nil) {
+			t.running = now
+		}
+		if t.terminated.IsZero() && cs.State.Terminated != nil {
+			t.terminated = now
 		}
 	}
 	if t.ready.IsZero() && cluster.PodReady(p) {
@@ -101,8 +149,8 @@ func (pw *podWatch) see(p *corev1.Pod, ev watch.EventType, now time.Time) {
 	}
 }
 
-// finish stops the watch and returns the first new pod of each role.
-func (pw *podWatch) finish() map[string]podTimes {
+// finish stops the watches and returns the first new pod of each role, and the Job's times.
+func (pw *podWatch) finish() (map[string]podTimes, jobTimes) {
 	pw.stop()
 	<-pw.done
 	out := map[string]podTimes{}
@@ -112,12 +160,15 @@ func (pw *podWatch) finish() map[string]podTimes {
 			out[role] = *t
 		}
 	}
-	return out
+	return out, pw.job
 }
 
 type restoreSample struct {
 	total, pgbr, jobStart, primaryReady float64
-	steps                               []Step
+	// jobToPod is the Job controller making the pod; podEndToComplete the pod's end until the
+	// Job is Complete; podRun the container's run around pgBackRest's own time.
+	jobToPod, podRun, podEndToComplete float64
+	steps                              []Step
 }
 
 func (b *bench) measureRestores(ctx context.Context, res *Results) error {
@@ -160,7 +211,7 @@ func (b *bench) restoreOnce(ctx context.Context, storage string) (restoreSample,
 		return restoreSample{}, err
 	}
 	out, err := b.kpg(ctx, "restore", b.cfg.Cluster, "--yes", "--storage="+storage)
-	pods := pw.finish()
+	pods, jt := pw.finish()
 	if err != nil {
 		return restoreSample{}, err
 	}
@@ -171,6 +222,11 @@ func (b *bench) restoreOnce(ctx context.Context, storage string) (restoreSample,
 	}
 	s.jobStart = job.running.Sub(job.added).Seconds()
 	s.primaryReady = primary.ready.Sub(primary.added).Seconds()
+	if !jt.added.IsZero() && !jt.complete.IsZero() && !job.terminated.IsZero() {
+		s.jobToPod = job.added.Sub(jt.added).Seconds()
+		s.podRun = job.terminated.Sub(job.running).Seconds()
+		s.podEndToComplete = jt.complete.Sub(job.terminated).Seconds()
+	}
 	log, err := b.restoreLog(ctx)
 	if err != nil {
 		return s, err
@@ -204,7 +260,7 @@ func (b *bench) restoreLog(ctx context.Context) (string, error) {
 }
 
 func restoreRow(storage string, ss []restoreSample) RestoreRow {
-	var total, pgbr, job, primary, overhead []float64
+	var total, pgbr, job, primary, overhead, jobToPod, podRun, podEnd []float64
 	stepValues := map[string][]float64{}
 	var stepOrder []string
 	for _, s := range ss {
@@ -213,6 +269,9 @@ func restoreRow(storage string, ss []restoreSample) RestoreRow {
 		job = append(job, s.jobStart)
 		primary = append(primary, s.primaryReady)
 		overhead = append(overhead, s.total/(s.pgbr+s.jobStart+s.primaryReady))
+		jobToPod = append(jobToPod, s.jobToPod)
+		podRun = append(podRun, s.podRun)
+		podEnd = append(podEnd, s.podEndToComplete)
 		for _, st := range s.steps {
 			name := stepKey(st.Name)
 			if _, ok := stepValues[name]; !ok {
@@ -222,7 +281,8 @@ func restoreRow(storage string, ss []restoreSample) RestoreRow {
 		}
 	}
 	row := RestoreRow{Storage: storage, TotalSeconds: Summarize(total), PGBackRestSeconds: Summarize(pgbr),
-		JobPodStartSeconds: Summarize(job), PrimaryStartToReadySeconds: Summarize(primary), Overhead: Summarize(overhead)}
+		JobPodStartSeconds: Summarize(job), PrimaryStartToReadySeconds: Summarize(primary), Overhead: Summarize(overhead),
+		JobToPodSeconds: Summarize(jobToPod), PodRunSeconds: Summarize(podRun), PodEndToCompleteSeconds: Summarize(podEnd)}
 	for _, name := range stepOrder {
 		row.Steps = append(row.Steps, StepSummary{Name: name, Seconds: Summarize(stepValues[name])})
 	}
