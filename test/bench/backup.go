@@ -29,7 +29,7 @@ var settings = []Setting{
 type BackupRow struct {
 	Setting string `json:"setting"`
 	Storage string `json:"storage"`
-	// Path is "kubectl pgbackrest" or "pgbackrest (direct)".
+	// Path is "kubectl pgbackrest", "pgbackrest (direct)" or "pgbackrest (direct, via TLS server)".
 	Path string `json:"path"`
 	// MBps is the database size (MB = 2^20 bytes, as pgBackRest counts) over the wall time of the
 	// whole command.
@@ -71,18 +71,20 @@ func (b *bench) measureBackups(ctx context.Context, res *Results) error {
 				}
 				samples[key(s, storage, pathPlugin)] = append(samples[key(s, storage, pathPlugin)], p)
 				logf("run %d/%d %s, %s, plugin: %.0f MB in %.1fs = %.1f MB/s (pgBackRest %.1fs)", run, b.cfg.Runs, s.Name, storage, p.size, p.wall, p.size/p.wall, p.pgbr)
-				d, err := b.directBackup(ctx, repo+1, s.Direct)
-				if err != nil {
-					return err
+				for _, path := range []string{pathDirect, pathDirectTLS} {
+					d, err := b.directBackup(ctx, repo+1, path == pathDirectTLS, s.Direct)
+					if err != nil {
+						return err
+					}
+					samples[key(s, storage, path)] = append(samples[key(s, storage, path)], d)
+					logf("run %d/%d %s, %s, %s: %.0f MB in %.1fs = %.1f MB/s", run, b.cfg.Runs, s.Name, storage, path, d.size, d.wall, d.size/d.wall)
 				}
-				samples[key(s, storage, pathDirect)] = append(samples[key(s, storage, pathDirect)], d)
-				logf("run %d/%d %s, %s, direct: %.0f MB in %.1fs = %.1f MB/s", run, b.cfg.Runs, s.Name, storage, d.size, d.wall, d.size/d.wall)
 			}
 		}
 	}
 	for _, s := range settings {
 		for _, storage := range []string{"local", "s3"} {
-			for _, path := range []string{pathPlugin, pathDirect} {
+			for _, path := range []string{pathPlugin, pathDirectTLS, pathDirect} {
 				res.Backup = append(res.Backup, backupRow(s.Name, storage, path, samples[key(s, storage, path)]))
 			}
 		}
@@ -93,6 +95,9 @@ func (b *bench) measureBackups(ctx context.Context, res *Results) error {
 const (
 	pathPlugin = "kubectl pgbackrest"
 	pathDirect = "pgbackrest (direct)"
+	// pathDirectTLS is the plugin's topology without Kubernetes: PostgreSQL reached through a
+	// pgbackrest server over TLS.
+	pathDirectTLS = "pgbackrest (direct, via TLS server)"
 )
 
 func backupRow(setting, storage, path string, ss []backupSample) BackupRow {
@@ -131,8 +136,8 @@ func (b *bench) pluginBackup(ctx context.Context, storage, options string) (back
 	return s, nil
 }
 
-func (b *bench) directBackup(ctx context.Context, repo int, options []string) (backupSample, error) {
-	out, info, err := b.direct.Backup(ctx, repo, options)
+func (b *bench) directBackup(ctx context.Context, repo int, viaTLS bool, options []string) (backupSample, error) {
+	out, info, err := b.direct.Backup(ctx, repo, viaTLS, options)
 	if err != nil {
 		return backupSample{}, err
 	}

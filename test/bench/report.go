@@ -76,6 +76,9 @@ func (r *Results) ComputeRatios() {
 			if ok1 && ok2 {
 				add(fmt.Sprintf("%s, %s: plugin / direct", storage, s.Name), p.MBps, d.MBps)
 			}
+			if t, ok := r.backup(s.Name, storage, pathDirectTLS); ok1 && ok {
+				add(fmt.Sprintf("%s, %s: plugin / direct via TLS server (the same topology without Kubernetes)", storage, s.Name), p.MBps, t.MBps)
+			}
 		}
 		for _, path := range []string{pathPlugin, pathDirect} {
 			ours, ok1 := r.backup(settings[0].Name, storage, path)
