@@ -320,6 +320,56 @@ func TestWaitForJobComplete(t *testing.T) {
 	}
 }
 
+func jobPod(name string, phase corev1.PodPhase) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{JobPodLabel: "db-restore-1"}},
+		Status: corev1.PodStatus{Phase: phase}}
+}
+
+func TestWaitForJobSucceeded(t *testing.T) {
+	ctx := context.Background()
+	t.Run("pod succeeded before the Job is Complete", func(t *testing.T) {
+		cs := fake.NewClientset(job(), jobPod("db-restore-1-abc", corev1.PodSucceeded))
+		if err := WaitForJobSucceeded(ctx, cs, "ns", "db-restore-1", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("pod's containers exited 0, phase not yet Succeeded", func(t *testing.T) {
+		p := jobPod("db-restore-1-abc", corev1.PodRunning)
+		p.Spec.Containers = []corev1.Container{{Name: "restore"}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "restore", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}}}
+		cs := fake.NewClientset(job(), p)
+		if err := WaitForJobSucceeded(ctx, cs, "ns", "db-restore-1", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("Job Complete", func(t *testing.T) {
+		cs := fake.NewClientset(job(batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}))
+		if err := WaitForJobSucceeded(ctx, cs, "ns", "db-restore-1", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("Job failed while its last pod is failed", func(t *testing.T) {
+		cs := fake.NewClientset(job(batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded"}),
+			jobPod("db-restore-1-abc", corev1.PodFailed))
+		var jf *JobFailedError
+		if err := WaitForJobSucceeded(ctx, cs, "ns", "db-restore-1", 5*time.Second); !errors.As(err, &jf) {
+			t.Fatalf("err = %v, want *JobFailedError", err)
+		}
+	})
+	t.Run("a container exiting 1 and another Job's pod succeeding are not this Job's success", func(t *testing.T) {
+		other := jobPod("db-restore-2-abc", corev1.PodSucceeded)
+		other.Labels[JobPodLabel] = "db-restore-2"
+		failing := jobPod("db-restore-1-abc", corev1.PodRunning)
+		failing.Spec.Containers = []corev1.Container{{Name: "restore"}}
+		failing.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "restore", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}}}
+		cs := fake.NewClientset(job(), failing, other)
+		var te *TimeoutError
+		if err := WaitForJobSucceeded(ctx, cs, "ns", "db-restore-1", 100*time.Millisecond); !errors.As(err, &te) {
+			t.Fatalf("err = %v, want *TimeoutError", err)
+		}
+	})
+}
+
 func TestWaitTimeoutNamesObjectAndMapsToExit3(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset(job())

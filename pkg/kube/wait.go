@@ -245,6 +245,73 @@ func WaitForJobComplete(ctx context.Context, cs kubernetes.Interface, ns, name s
 	})
 }
 
+// JobPodLabel is set by the Job controller on every pod of a Job, to the Job's name
+// (Kubernetes 1.27+).
+const JobPodLabel = "batch.kubernetes.io/job-name"
+
+// WaitForJobSucceeded waits until the Job has succeeded: every container of one of its pods
+// exited 0, or the Job's Complete condition, whichever is seen first. The Job controller sets
+// Complete about 2 s after the pod's containers end (the kubelet tears the pod down before its
+// phase is Succeeded, and the controller batches pod updates and removes its tracking finalizer),
+// time a restore would spend doing nothing; for a Job of one completion, that pod is its success.
+// A Failed condition returns *JobFailedError. The Job must run one pod to completion.
+func WaitForJobSucceeded(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	job := make(chan error, 1)
+	pod := make(chan error, 1)
+	go func() { job <- WaitForJobComplete(ctx, cs, ns, name, timeout) }()
+	go func() { pod <- waitForJobPodSucceeded(ctx, cs, ns, name, timeout) }()
+	select {
+	case err := <-job:
+		return err
+	case err := <-pod:
+		if err == nil {
+			return nil
+		}
+		// The pod watch only ends in success or with the wait itself; the Job's watch says which.
+		return <-job
+	}
+}
+
+// waitForJobPodSucceeded waits until a pod of the Job has phase Succeeded.
+func waitForJobPodSucceeded(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
+	c := cs.CoreV1().Pods(ns)
+	t := &target{kind: "job", namespace: ns, name: name, what: "to have a pod that succeeded"}
+	sel := labels.SelectorFromSet(labels.Set{JobPodLabel: name}).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = sel
+			return c.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel
+			return c.Watch(ctx, o)
+		},
+	}
+	return until(ctx, t, timeout, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
+		p, ok := ev.Object.(*corev1.Pod)
+		return ok && ev.Type != watch.Deleted && p.Labels[JobPodLabel] == name && podSucceeded(p), nil
+	})
+}
+
+// podSucceeded says every container of p exited 0. The kubelet reports that as soon as they have,
+// and the Succeeded phase only after tearing the pod down, a second or two later.
+func podSucceeded(p *corev1.Pod) bool {
+	if p.Status.Phase == corev1.PodSucceeded {
+		return true
+	}
+	if p.Status.Phase == corev1.PodFailed || len(p.Status.ContainerStatuses) != len(p.Spec.Containers) || len(p.Spec.Containers) == 0 {
+		return false
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // JobComplete is the condition of WaitForJobComplete.
 func JobComplete(j *batchv1.Job) (bool, error) {
 	for _, c := range j.Status.Conditions {

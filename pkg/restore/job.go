@@ -28,8 +28,8 @@ import (
 // one on, the PVC may hold a failed restore's files, which pgBackRest only overwrites with --delta.
 const AnnotationAttempts = "pgbackrest.dev/restore-attempts"
 
-// jobNameLabel is set by the Job controller on its pods (Kubernetes 1.27+).
-const jobNameLabel = "batch.kubernetes.io/job-name"
+// jobNameLabel is set by the Job controller on its pods.
+const jobNameLabel = kube.JobPodLabel
 
 func (r *Restore) getJob(ctx context.Context) (*batchv1.Job, error) {
 	j, err := r.d.Client.BatchV1().Jobs(r.Spec.Namespace).Get(ctx, r.Job, metav1.GetOptions{})
@@ -97,7 +97,7 @@ func (r *Restore) runJob(ctx context.Context) error {
 		defer close(logDone)
 		r.followLog(logCtx, w, streaming)
 	}()
-	err = kube.WaitForJobComplete(ctx, r.d.Client, ns, r.Job, r.cfg.Timeout)
+	err = kube.WaitForJobSucceeded(ctx, r.d.Client, ns, r.Job, r.cfg.Timeout)
 	select {
 	case <-streaming:
 		select {
