@@ -619,6 +619,11 @@ func TestWALReached(t *testing.T) {
 		{"000000010000000000000081", "000000010000000000000080", true},
 		{"00000001000000000000007F", "000000010000000000000080", false},
 		{"00000002.history", "000000010000000000000080", false},
+		// A backup of an idle database: its history file is the last archived, and
+		// pg_switch_wal() names the backup's segment.
+		{"000000010000000000000080.00000028.backup", "000000010000000000000080", true},
+		{"00000001000000000000007F.00000028.backup", "000000010000000000000080", false},
+		{"000000010000000000000080.partial", "000000010000000000000080", false},
 		{"", "000000010000000000000080", false},
 	} {
 		if got := walReached(tt.archived, tt.seg); got != tt.want {

@@ -366,10 +366,23 @@ func (r *Restore) archiveWAL(ctx context.Context) error {
 	}
 }
 
-// walReached says archived (a WAL file name) is at or past seg. Both are 24 hex digits; a
-// history or partial file name is not a segment and never counts.
+// walReached says archived (the last file pg_stat_archiver saw archived) is at or past seg, a
+// segment name of 24 hex digits.
+//
+// A backup history file (SEGMENT.OFFSET.backup) counts as its segment: PostgreSQL switches WAL
+// before writing it and archives ready files in name order, so that segment went first. Right
+// after a backup of an idle database it is the last file archived, and pg_switch_wal() then has
+// nothing to switch and names that same segment: nothing newer will ever be archived, and a
+// restore waited for one until it gave up (found by make bench). A history or partial file never
+// counts.
 func walReached(archived, seg string) bool {
-	return len(archived) == 24 && len(seg) == 24 && archived >= seg
+	if len(seg) != 24 {
+		return false
+	}
+	if len(archived) > 24 && archived[24] == '.' && strings.HasSuffix(archived, ".backup") {
+		archived = archived[:24]
+	}
+	return len(archived) == 24 && archived >= seg
 }
 
 func (r *Restore) archiveProblem(err error) error {
