@@ -135,6 +135,7 @@ func (b *bench) freshNamespace(ctx context.Context, ns string) error {
 	nsc := b.client.CoreV1().Namespaces()
 	if err := nsc.Delete(ctx, ns, metav1.DeleteOptions{}); err == nil {
 		logf("deleting the previous run's namespace %s", ns)
+		b.forceDeletePods(ctx, ns)
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -187,5 +188,14 @@ func (b *bench) cleanup() {
 	}
 	for _, ns := range []string{b.cfg.Namespace, b.cfg.ListNS} {
 		_ = b.client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+		b.forceDeletePods(ctx, ns)
 	}
+}
+
+// forceDeletePods removes the pods of a namespace being deleted (so none is recreated) at once.
+// Deleting the namespace alone lets the repository host go first, and PostgreSQL's shutdown then
+// waits its whole grace period on an archiver retrying against it; the bench's data is throwaway.
+func (b *bench) forceDeletePods(ctx context.Context, ns string) {
+	zero := int64(0)
+	_ = b.client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
 }
