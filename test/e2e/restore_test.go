@@ -21,7 +21,8 @@ import (
 // before the restore), (c) a restore from local whose plugin process is killed with SIGKILL after
 // each step in turn and re-run each time, (d) a restore that pauses at its target (read-only),
 // then `promote` (writable), (f) a restore whose Job fails in pgBackRest, then the corrected
-// re-run, and (e) every replaced data PVC is still there, labelled retired.
+// re-run, (g) a restore right after a backup with no write in between, and (e) every replaced
+// data PVC is still there, labelled retired.
 func TestRestore(t *testing.T) {
 	ns := newNamespace(t, "restore")
 	c := setupCluster(t, ns, "local,s3")
@@ -223,11 +224,24 @@ func TestRestore(t *testing.T) {
 		t.Errorf("(f) `retired` does not list the replaced PVC %s", livePVC)
 	}
 
+	// (g) a full backup, then at once a restore: nothing is written in between, so the last file
+	// archived is the backup's history file and pg_switch_wal() has nothing to switch (a restore
+	// used to wait for a newer segment until it gave up). From s3: the same target as (f)'s would
+	// be taken for a re-run of the restore just finished.
+	ns.mustPlugin(10*time.Minute, "backup", c, "--storage=s3", "--type=full")
+	r = restore("--storage=s3")
+	if !strings.Contains(r.Stderr, "switch WAL on the old primary and wait until it is archived (") {
+		t.Errorf("(g) the restore did not wait for the old primary's WAL:\n%s", r.Stderr)
+	}
+	if n := count(); n != 2001 {
+		t.Fatalf("(g) restore right after a backup: %d rows, want 2001", n)
+	}
+
 	// (e) every replaced data PVC is still there, labelled retired; cleanup deletes only those.
 	pvcs := strings.Fields(ns.kubectl(time.Minute, "get", "pvc", "-o", "name",
 		"-l", "app.kubernetes.io/instance="+c+",pgbackrest.dev/role=primary"))
-	if len(pvcs) != 6 { // the first + one per restore (a, b, c, d, f)
-		t.Errorf("(e) data PVCs %v, want 6", pvcs)
+	if len(pvcs) != 7 { // the first + one per restore (a, b, c, d, f, g)
+		t.Errorf("(e) data PVCs %v, want 7", pvcs)
 	}
 	var retired struct {
 		PVCs []struct {
@@ -238,8 +252,8 @@ func TestRestore(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &retired); err != nil {
 		t.Fatalf("retired -o json: %v\n%s", err, out)
 	}
-	if len(retired.PVCs) != 5 || retired.PVCs[0].Name != c {
-		t.Errorf("(e) retired PVCs %+v, want 5 starting with %s", retired.PVCs, c)
+	if len(retired.PVCs) != 6 || retired.PVCs[0].Name != c {
+		t.Errorf("(e) retired PVCs %+v, want 6 starting with %s", retired.PVCs, c)
 	}
 	t.Logf("retired:\n%s", ns.mustPlugin(time.Minute, "retired", c).Stdout)
 	live := strings.TrimSpace(ns.kubectl(time.Minute, "get", "deploy", c, "-o", "jsonpath={.spec.template.spec.volumes[0].persistentVolumeClaim.claimName}"))
