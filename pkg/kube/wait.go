@@ -118,6 +118,21 @@ func nameListWatch(name string, list func(context.Context, metav1.ListOptions) (
 	}
 }
 
+// podListWatch lists and watches the pods of ns matching a label selector.
+func podListWatch(cs kubernetes.Interface, ns, selector string) *cache.ListWatch {
+	c := cs.CoreV1().Pods(ns)
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = selector
+			return c.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			return c.Watch(ctx, o)
+		},
+	}
+}
+
 func deletedError(t *target) error {
 	return fmt.Errorf("%s %s/%s was %w", t.kind, t.namespace, t.name, ErrDeleted)
 }
@@ -191,18 +206,8 @@ func WaitForPodsGone(ctx context.Context, cs kubernetes.Interface, ns, selector 
 	if err != nil {
 		return fmt.Errorf("waiting for pods %q to be gone: %w", selector, err)
 	}
-	c := cs.CoreV1().Pods(ns)
 	t := &target{kind: "pods", namespace: ns, name: selector, what: "to be gone"}
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = selector
-			return c.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = selector
-			return c.Watch(ctx, o)
-		},
-	}
+	lw := podListWatch(cs, ns, selector)
 	var store cache.Store
 	// left counts the matching pods in the informer's store (already updated when the condition
 	// sees an event). It filters again because not every watch honours the selector.
@@ -276,19 +281,8 @@ func WaitForJobSucceeded(ctx context.Context, cs kubernetes.Interface, ns, name 
 
 // waitForJobPodSucceeded waits until a pod of the Job has phase Succeeded.
 func waitForJobPodSucceeded(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
-	c := cs.CoreV1().Pods(ns)
 	t := &target{kind: "job", namespace: ns, name: name, what: "to have a pod that succeeded"}
-	sel := labels.SelectorFromSet(labels.Set{JobPodLabel: name}).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = sel
-			return c.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = sel
-			return c.Watch(ctx, o)
-		},
-	}
+	lw := podListWatch(cs, ns, labels.SelectorFromSet(labels.Set{JobPodLabel: name}).String())
 	return until(ctx, t, timeout, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
 		p, ok := ev.Object.(*corev1.Pod)
 		return ok && ev.Type != watch.Deleted && p.Labels[JobPodLabel] == name && podSucceeded(p), nil

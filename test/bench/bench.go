@@ -26,9 +26,6 @@ type bench struct {
 	client kubernetes.Interface
 	plugin Command // runs `kubectl pgbackrest` and kubectl
 	direct *Direct
-
-	// dbBytes is the database size pgBackRest reports for a full backup of the cluster.
-	dbBytes uint64
 }
 
 func newBench(cfg Config) (*bench, error) {

@@ -146,7 +146,7 @@ func (d *Direct) tls(file string) string { return filepath.Join(d.Dir, "tls", fi
 // serverConfig is the PostgreSQL side's `pgbackrest server` config (pkg/pgbackrest RenderDBConfig's
 // TLS server part).
 func (d *Direct) serverConfig() string {
-	return strings.Join([]string{
+	return strings.Join(append([]string{
 		"[global]",
 		"tls-server-address=127.0.0.1",
 		"tls-server-port=" + strconv.Itoa(directTLSPort),
@@ -157,12 +157,18 @@ func (d *Direct) serverConfig() string {
 		"log-level-console=warn",
 		"log-level-file=off",
 		"lock-path=" + filepath.Join(d.Dir, "server-lock"),
+	}, d.stanzaSection()...), "\n") + "\n"
+}
+
+// stanzaSection is the stanza's section: where PostgreSQL's data and socket are.
+func (d *Direct) stanzaSection() []string {
+	return []string{
 		"",
 		"[" + directStanza + "]",
 		"pg1-path=" + d.PGData,
 		"pg1-socket-path=" + d.socketDir(),
 		"pg1-port=" + strconv.Itoa(d.Port),
-	}, "\n") + "\n"
+	}
 }
 
 // startServer starts `pgbackrest server` and waits until it accepts connections.
@@ -228,12 +234,8 @@ func (d *Direct) config(s3 S3Env, viaTLS bool) string {
 		"log-path=" + filepath.Join(d.Dir, "log"),
 		"lock-path=" + filepath.Join(d.Dir, "lock"),
 		"spool-path=" + filepath.Join(d.Dir, "spool"),
-		"",
-		"[" + directStanza + "]",
-		"pg1-path=" + d.PGData,
-		"pg1-socket-path=" + d.socketDir(),
-		"pg1-port=" + strconv.Itoa(d.Port),
 	}
+	lines = append(lines, d.stanzaSection()...)
 	if viaTLS {
 		lines = append(lines,
 			"pg1-host=localhost",
