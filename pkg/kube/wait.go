@@ -197,7 +197,21 @@ func WaitForPodGone(ctx context.Context, cs kubernetes.Interface, ns, name strin
 	return until(ctx, t, timeout, lw, &corev1.Pod{}, gone, podDeleted)
 }
 
-// podDeleted is the condition of WaitForPodGone.
+// WaitForJobGone waits until the Job no longer exists (it may not exist to begin with).
+func WaitForJobGone(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
+	c := cs.BatchV1().Jobs(ns)
+	t := &target{kind: "job", namespace: ns, name: name, what: "to be gone"}
+	lw := nameListWatch(name,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) })
+	gone := func(store cache.Store) (bool, error) {
+		_, exists, err := store.GetByKey(ns + "/" + name)
+		return !exists, err
+	}
+	return until(ctx, t, timeout, lw, &batchv1.Job{}, gone, podDeleted)
+}
+
+// podDeleted is the condition of WaitForPodGone and WaitForJobGone: the object's Deleted event.
 func podDeleted(ev watch.Event) (bool, error) { return ev.Type == watch.Deleted, nil }
 
 // WaitForPodsGone waits until no pod matches the label selector (the pods of a deleted Deployment).

@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -167,28 +166,7 @@ func (r *Restore) deleteJob(ctx context.Context) error {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return kube.Explain(fmt.Errorf("deleting the failed Job %s/%s: %w", ns, r.Job, err), "delete", "jobs", ns)
 	}
-	c := r.d.Client.BatchV1().Jobs(ns)
-	sel := fields.OneTermEqualSelector("metadata.name", r.Job).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = sel
-			return c.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return c.Watch(ctx, o)
-		},
-	}
-	wctx, cancel := watchtools.ContextWithOptionalTimeout(ctx, r.cfg.Timeout)
-	defer cancel()
-	gone := func(store cache.Store) (bool, error) {
-		_, exists, err := store.GetByKey(ns + "/" + r.Job)
-		return !exists, err
-	}
-	_, err = watchtools.UntilWithSync(wctx, lw, &batchv1.Job{}, gone, func(ev watch.Event) (bool, error) {
-		return ev.Type == watch.Deleted, nil
-	})
-	if err != nil {
+	if err := kube.WaitForJobGone(ctx, r.d.Client, ns, r.Job, r.cfg.Timeout); err != nil {
 		return fmt.Errorf("waiting for the failed Job %s/%s to be deleted: %w", ns, r.Job, err)
 	}
 	return kube.WaitForPodsGone(ctx, r.d.Client, ns, jobNameLabel+"="+r.Job, r.cfg.Timeout)
