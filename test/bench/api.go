@@ -90,16 +90,16 @@ func (p *countingProxy) take() map[string]int {
 
 func (p *countingProxy) close() { _ = p.srv.Close() }
 
-// kubeconfig writes a kubeconfig that points at the proxy, with ns as the namespace.
-func (p *countingProxy) kubeconfig(dir, ns string) (string, error) {
+// kubeconfig writes a kubeconfig that points at the proxy.
+func (p *countingProxy) kubeconfig(dir string) (string, error) {
 	path := filepath.Join(dir, "proxy.kubeconfig")
 	conf := fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters: [{name: counting-proxy, cluster: {server: %q}}]
 users: [{name: counting-proxy, user: {}}]
-contexts: [{name: counting-proxy, context: {cluster: counting-proxy, user: counting-proxy, namespace: %q}}]
+contexts: [{name: counting-proxy, context: {cluster: counting-proxy, user: counting-proxy}}]
 current-context: counting-proxy
-`, p.URL, ns)
+`, p.URL)
 	return path, os.WriteFile(path, []byte(conf), 0o600)
 }
 
@@ -162,10 +162,11 @@ func (b *bench) measureAPI(ctx context.Context, res *Results) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	counted := func(ns string) Command {
-		kc, _ := proxy.kubeconfig(dir, ns)
-		return Command{Env: []string{"NO_COLOR=1", "KUBECONFIG=" + kc}}
+	kc, err := proxy.kubeconfig(dir)
+	if err != nil {
+		return err
 	}
+	counted := Command{Env: []string{"NO_COLOR=1", "KUBECONFIG=" + kc}}
 	if err := b.freshNamespace(ctx, b.cfg.ListNS); err != nil {
 		return err
 	}
@@ -175,7 +176,7 @@ func (b *bench) measureAPI(ctx context.Context, res *Results) error {
 			return err
 		}
 		made = n
-		row, err := b.countRuns(ctx, proxy, counted(b.cfg.ListNS), b.cfg.Runs, "kubectl-pgbackrest", "list")
+		row, err := b.countRuns(ctx, proxy, counted, b.cfg.Runs, "kubectl-pgbackrest", "-n", b.cfg.ListNS, "list")
 		if err != nil {
 			return err
 		}
@@ -192,7 +193,7 @@ func (b *bench) measureAPI(ctx context.Context, res *Results) error {
 		{"info", []string{"info", b.cfg.Cluster}},
 		{"restore --yes (end of archive, from local)", []string{"restore", b.cfg.Cluster, "--yes", "--storage=local"}},
 	} {
-		row, err := b.countRuns(ctx, proxy, counted(b.cfg.Namespace), 1, "kubectl-pgbackrest", c.args...)
+		row, err := b.countRuns(ctx, proxy, counted, 1, "kubectl-pgbackrest", append([]string{"-n", b.cfg.Namespace}, c.args...)...)
 		if err != nil {
 			return err
 		}
