@@ -64,7 +64,9 @@ func write(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-func (r *archiveRig) mode(s Storage, mode string) { write(r.t, filepath.Join(r.fake, string(s)), mode, 0o644) }
+func (r *archiveRig) mode(s Storage, mode string) {
+	write(r.t, filepath.Join(r.fake, string(s)), mode, 0o644)
+}
 
 // archive runs archive_command for a new segment seg, as PostgreSQL does (from PGDATA, with a
 // .ready file for it and for ready more segments waiting).
