@@ -88,6 +88,9 @@ type Spec struct {
 	// PGDataSize and RepoSize are resource quantities ("10Gi").
 	PGDataSize string `json:"pgdataSize"`
 	RepoSize   string `json:"repoSize,omitempty"`
+	// ArchiveBacklogMax bounds the WAL kept in pg_wal for a repository that cannot be reached
+	// (a resource quantity, "256Mi"); "" means the default, a quarter of PGDataSize (ArchiveBacklogMB).
+	ArchiveBacklogMax string `json:"archiveBacklogMax,omitempty"`
 	// NodeSelector places the primary (and, unless --node-label says otherwise, restore Jobs).
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
@@ -130,6 +133,36 @@ func (s *Spec) PGData() string {
 	return path.Join(DataMountPath, "pg"+strconv.Itoa(s.PGVersion))
 }
 
+// MinArchiveBacklogMB is two WAL segments: less would give up a segment at the first failed push.
+const MinArchiveBacklogMB = 2 * pgbackrest.WALSegmentMB
+
+// ArchiveBacklogMB is the most WAL, in MB, that pg_wal keeps for a repository that cannot be
+// reached before segments are given up for it (docs/architecture.md): ArchiveBacklogMax, or a
+// quarter of the data volume. With max_wal_size at most another quarter (MaxWALSizeMB), WAL never
+// takes more than about half of the volume, so an outage can never fill it and stop PostgreSQL.
+func (s *Spec) ArchiveBacklogMB() int64 {
+	if s.ArchiveBacklogMax != "" {
+		if q, err := ParseSize("--archive-backlog-max", s.ArchiveBacklogMax); err == nil {
+			return q.Value() >> 20
+		}
+	}
+	return max(s.dataMB()/4, MinArchiveBacklogMB)
+}
+
+// MaxWALSizeMB is PostgreSQL's max_wal_size: its own default of 1 GB, or a quarter of the data
+// volume when that is less (a 1 GiB volume would otherwise be filled by WAL alone).
+func (s *Spec) MaxWALSizeMB() int64 {
+	return max(min(1024, s.dataMB()/4), MinArchiveBacklogMB)
+}
+
+func (s *Spec) dataMB() int64 {
+	q, err := ParseSize("--pgdata-size", s.PGDataSize)
+	if err != nil {
+		return 0
+	}
+	return q.Value() >> 20
+}
+
 // ErrInvalidSpec wraps every Validate error.
 var ErrInvalidSpec = errors.New("invalid cluster spec")
 
@@ -155,6 +188,14 @@ func (s *Spec) Validate() error {
 	}
 	if _, err := ParseSize("--pgdata-size", s.PGDataSize); err != nil {
 		errs = append(errs, err)
+	}
+	if s.ArchiveBacklogMax != "" {
+		if q, err := ParseSize("--archive-backlog-max", s.ArchiveBacklogMax); err != nil {
+			errs = append(errs, err)
+		} else if mb := q.Value() >> 20; mb < MinArchiveBacklogMB || mb > s.dataMB()/2 {
+			errs = append(errs, fmt.Errorf("invalid --archive-backlog-max %q: use at least %dMi (two WAL segments) and at most half of --pgdata-size %s (%dMi), so that WAL kept for a repository that is down cannot fill the data volume",
+				s.ArchiveBacklogMax, MinArchiveBacklogMB, s.PGDataSize, s.dataMB()/2))
+		}
 	}
 	if s.Has(pgbackrest.Local) {
 		if _, err := ParseSize("--repo-size", s.RepoSize); err != nil {

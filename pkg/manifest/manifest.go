@@ -55,6 +55,10 @@ const (
 // of the last WAL segment.
 const PrimaryTerminationGracePeriod = 120
 
+// ProgressDeadlineSeconds of every Deployment: a day, far above the Deployment controller's 600 s
+// default, which a long recovery (or the fence's wait for a previous postmaster) would hit.
+const ProgressDeadlineSeconds = 86400
+
 var (
 	typeConfigMap  = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
 	typeSecret     = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
@@ -109,6 +113,7 @@ func ConfigMap(spec *cluster.Spec, dbConf, repoConf string) *corev1.ConfigMap {
 			cluster.RepoConfKey: repoConf,
 		},
 	}
+	maps.Copy(cm.Data, ArchiveFiles(spec))
 	cm.Labels[cluster.LabelCluster] = "true"
 	return cm
 }
@@ -184,7 +189,7 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 	n := spec.Names()
 	pgdata := spec.PGData()
 
-	postgres := container(spec, ContainerPostgres, []string{"/bin/sh", "-c", postgresScript(pgdata)})
+	postgres := container(spec, ContainerPostgres, []string{"/bin/sh", "-c", postgresScript(spec)})
 	postgres.Env = append([]corev1.EnvVar{
 		{Name: "PGDATA", Value: pgdata},
 		{Name: "PGHOST", Value: cluster.SocketDir},
@@ -219,7 +224,7 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 	volumes := append([]corev1.Volume{
 		{Name: volData, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: spec.DataPVC}}},
 		emptyDir(volSocket),
-	}, commonVolumes(spec, cluster.DBConfKey)...)
+	}, commonVolumes(spec, cluster.DBConfKey, primaryFiles(spec)...)...)
 
 	pod := podSpec(volumes, postgres, sidecar)
 	pod.NodeSelector = maps.Clone(spec.NodeSelector)
@@ -227,11 +232,38 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 	return deployment(spec, n.Primary(), cluster.RolePrimary, pod, nil)
 }
 
-// postgresScript initializes PGDATA when it is empty (a new cluster; a restored PVC already holds a
-// data directory) and then runs PostgreSQL with WAL archiving to every repository.
-func postgresScript(pgdata string) string {
+// FenceWaitMessage is what a primary (or repository host) container logs while the previous
+// one on its volume still runs; kube's waits show it as progress.
+const FenceWaitMessage = "waiting for the previous PostgreSQL on this volume to stop"
+
+// Fence files, on the volumes they guard (docs/architecture.md, "One PostgreSQL per data volume").
+const (
+	DataFence = cluster.DataMountPath + "/.postmaster.fence"
+	RepoFence = cluster.RepoMountPath + "/.pgbackrest-server.fence"
+)
+
+// fenced returns shell lines that take an exclusive flock on fence (fd 9) before the caller's
+// exec, waiting while another process holds it. The lock belongs to the open file, which exec and
+// fork pass on, so it is held until every process of the server (postmaster and backends,
+// archive-push children) has exited: a replacement pod on the same volume cannot start its server
+// before the old one can no longer write, whether the old pod was deleted, evicted, force-deleted
+// or is frozen. ReadWriteOnce keeps pods of other nodes off the volume.
+func fenced(fence, what string) string {
+	return fmt.Sprintf(`exec 9>>%[1]s
+if ! flock -n 9; then
+  echo "%[2]s: it still holds %[1]s; starting once it has exited" >&2
+  flock 9
+  echo "%[1]s is free: the previous server on this volume has exited; starting" >&2
+fi
+`, fence, what)
+}
+
+// postgresScript takes the data volume's fence, initializes PGDATA when it is empty (a new
+// cluster; a restored PVC already holds a data directory) and then runs PostgreSQL with WAL
+// archiving to each repository on its own (pgbackrest.RenderArchivePushScript).
+func postgresScript(spec *cluster.Spec) string {
 	return fmt.Sprintf(`set -e
-if [ ! -s %[1]s/PG_VERSION ]; then
+%[4]sif [ ! -s %[1]s/PG_VERSION ]; then
   initdb -D %[1]s --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --data-checksums
 fi
 exec postgres -D %[1]s \
@@ -239,13 +271,48 @@ exec postgres -D %[1]s \
   -c unix_socket_directories=%[2]s \
   -c wal_level=replica \
   -c max_wal_senders=3 \
+  -c max_wal_size=%[5]dMB \
   -c archive_mode=on \
   -c 'archive_command=%[3]s'
-`, pgdata, cluster.SocketDir, ArchiveCommand)
+`, spec.PGData(), cluster.SocketDir, ArchiveCommand, fenced(DataFence, FenceWaitMessage), spec.MaxWALSizeMB())
 }
 
-// ArchiveCommand pushes each WAL segment to every configured repository.
-const ArchiveCommand = "pgbackrest --stanza=" + pgbackrest.DefaultStanza + " archive-push %p"
+// ArchiveCommand pushes each WAL segment to each repository on its own.
+var ArchiveCommand = pgbackrest.ArchiveCommand(cluster.ConfigDir)
+
+// ArchiveFiles are the cluster ConfigMap's files for per-repository archiving: the push and
+// backfill scripts and one archive-<storage>.conf per storage (primary), one check-<storage>.conf
+// per storage (repository host).
+func ArchiveFiles(spec *cluster.Spec) map[string]string {
+	p := spec.ConfigParams()
+	a := pgbackrest.NewArchiveParams(spec.Storages, spec.ArchiveBacklogMB(), cluster.ConfigDir)
+	files := map[string]string{
+		pgbackrest.ArchivePushScript:     pgbackrest.RenderArchivePushScript(a),
+		pgbackrest.ArchiveBackfillScript: pgbackrest.RenderArchiveBackfillScript(a),
+	}
+	for _, s := range spec.Storages {
+		files[pgbackrest.ArchiveConfigFile(s)] = pgbackrest.RenderArchiveConfig(p, s)
+		files[pgbackrest.CheckConfigFile(s)] = pgbackrest.RenderCheckConfig(p, s)
+	}
+	return files
+}
+
+// primaryFiles and repoFiles are the ConfigMap keys each role mounts besides its pgbackrest.conf.
+func primaryFiles(spec *cluster.Spec) []string {
+	keys := []string{pgbackrest.ArchivePushScript, pgbackrest.ArchiveBackfillScript}
+	for _, s := range spec.Storages {
+		keys = append(keys, pgbackrest.ArchiveConfigFile(s))
+	}
+	return keys
+}
+
+func repoFiles(spec *cluster.Spec) []string {
+	var keys []string
+	for _, s := range spec.Storages {
+		keys = append(keys, pgbackrest.CheckConfigFile(s))
+	}
+	return keys
+}
 
 // RepoHostDeployment runs the repository host: `pgbackrest server`, with the local repository PVC
 // when storage includes local. Its pod template carries a hash of repoConf, so a config change rolls
@@ -255,11 +322,14 @@ func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment 
 	server := pgbackrestServer(spec)
 	var volumes []corev1.Volume
 	if spec.Has(pgbackrest.Local) {
+		// Two pgBackRest servers on one repository would run backups and expires side by side
+		// (pgBackRest's own locks are in each pod's lock-path): the same fence as the data volume's.
+		server.Command = []string{"/bin/sh", "-c", "set -e\n" + fenced(RepoFence, "waiting for the previous repository host on this volume to stop") + "exec pgbackrest server\n"}
 		server.VolumeMounts = append([]corev1.VolumeMount{{Name: volRepo, MountPath: cluster.RepoMountPath}}, server.VolumeMounts...)
 		volumes = append(volumes, corev1.Volume{Name: volRepo, VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.RepoPVC()}}})
 	}
-	volumes = append(volumes, commonVolumes(spec, cluster.RepoConfKey)...)
+	volumes = append(volumes, commonVolumes(spec, cluster.RepoConfKey, repoFiles(spec)...)...)
 	pod := podSpec(volumes, server)
 	return deployment(spec, n.RepoHost(), cluster.RoleRepo, pod,
 		map[string]string{cluster.AnnotationConfigHash: ConfigHash(repoConf)})
@@ -311,7 +381,10 @@ func deployment(spec *cluster.Spec, name string, role cluster.Role, pod corev1.P
 		ObjectMeta: meta(spec, name, role),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr(int32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: cluster.Selector(spec.Name, role)},
+			// A crash recovery or a long archive replay must never be reported as a failed rollout:
+			// the plugin's own waits decide what is stuck (kube.WaitForDeploymentAvailable).
+			ProgressDeadlineSeconds: ptr(int32(ProgressDeadlineSeconds)),
+			Selector:                &metav1.LabelSelector{MatchLabels: cluster.Selector(spec.Name, role)},
 			// Recreate: the PVCs are ReadWriteOnce and two PostgreSQL on one data directory is corruption.
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Template: corev1.PodTemplateSpec{
@@ -379,13 +452,18 @@ func s3Env(spec *cluster.Spec) []corev1.EnvVar {
 
 func hasS3CA(spec *cluster.Spec) bool { return spec.Has(pgbackrest.S3) && spec.S3.HasCA }
 
-// commonVolumes are the config (item confKey as pgbackrest.conf), TLS, S3 CA and emptyDir volumes.
-func commonVolumes(spec *cluster.Spec, confKey string) []corev1.Volume {
+// commonVolumes are the config (item confKey as pgbackrest.conf, and the files named by more),
+// TLS, S3 CA and emptyDir volumes.
+func commonVolumes(spec *cluster.Spec, confKey string, more ...string) []corev1.Volume {
 	n := spec.Names()
+	items := []corev1.KeyToPath{{Key: confKey, Path: cluster.ConfigFile}}
+	for _, k := range more {
+		items = append(items, corev1.KeyToPath{Key: k, Path: k})
+	}
 	vols := []corev1.Volume{
 		{Name: volConfig, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: n.ConfigMap()},
-			Items:                []corev1.KeyToPath{{Key: confKey, Path: cluster.ConfigFile}},
+			Items:                items,
 			DefaultMode:          ptr(int32(0o444)),
 		}}},
 		// 0400 plus fsGroup: pgBackRest refuses a key with group or other permissions.

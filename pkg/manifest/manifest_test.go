@@ -310,7 +310,8 @@ func TestPrimaryDeployment(t *testing.T) {
 		"if [ ! -s /pgdata/pg15/PG_VERSION ]",
 		"initdb -D /pgdata/pg15 --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --data-checksums",
 		"exec postgres -D /pgdata/pg15",
-		"-c 'archive_command=pgbackrest --stanza=db archive-push %p'",
+		"-c 'archive_command=sh /etc/pgbackrest/archive-push.sh %p %f'",
+		"exec 9>>/pgdata/.postmaster.fence\nif ! flock -n 9; then", "-c max_wal_size=1024MB",
 		"-c archive_mode=on", "-c unix_socket_directories=/var/run/postgresql", "-c wal_level=replica",
 	} {
 		if !strings.Contains(script, want) {

@@ -155,6 +155,7 @@ for r in $others; do
   if [ -s "$state/$r.gap" ]; then
     # The repository has a gap: keep its archive one continuous run, and try to fill it.
     [ $backup_file = y ] || note "$r" gap "$name"
+    : >"$state/$r.backfill-wanted"
     setsid sh "$conf/archive-backfill.sh" "$r" </dev/null >>"$state/$r.backfill.log" 2>&1 &
   elif ! push "$r" "$wal" %[7]d; then
     log "pushing $name to $r failed or took over %[7]ds: recorded in its gap, filled from another repository later"
@@ -183,38 +184,48 @@ exec 7>>"$state/$r.backfill.lock"
 flock -w "${2:-0}" 7 || exit 0
 : >"$state/$r.backfill.log"
 tmp="$state/backfill-$r"
-rm -rf "$tmp" && mkdir -p "$tmp"
-while :; do
-  seg=$(head -n1 "$state/$r.gap" 2>/dev/null)
-  [ -n "$seg" ] || break
-  got=n
-  missing=y
-  for o in $all; do
-    [ "$o" = "$r" ] && continue
-    timeout -k 5 %[5]d pgbackrest --config="$conf/archive-$o.conf" --stanza="$stanza" archive-get "$seg" "$tmp/$seg" >/dev/null
-    rc=$?
-    [ $rc = 0 ] && { got=y; break; }
-    # archive-get exits 1 when the segment is not in the repository; anything else is a failure.
-    [ $rc = 1 ] || missing=n
+# fill copies the gap's segments in order; it fails at the first that cannot be copied now.
+fill() {
+  while :; do
+    seg=$(head -n1 "$state/$r.gap" 2>/dev/null)
+    [ -n "$seg" ] || return 0
+    got=n
+    missing=y
+    for o in $all; do
+      [ "$o" = "$r" ] && continue
+      timeout -k 5 %[5]d pgbackrest --config="$conf/archive-$o.conf" --stanza="$stanza" archive-get "$seg" "$tmp/$seg" >/dev/null
+      rc=$?
+      [ $rc = 0 ] && { got=y; break; }
+      # archive-get exits 1 when the segment is not in the repository; anything else is a failure.
+      [ $rc = 1 ] || missing=n
+    done
+    if [ $got = n ] && [ $missing = n ]; then
+      log "getting $seg for $r failed: the gap stays and is tried again"
+      return 1
+    fi
+    if [ $got = n ]; then
+      log "$seg is in no other repository: lost for $r"
+      note "$r" lost "$seg"
+    elif ! push "$r" "$tmp/$seg" %[5]d; then
+      log "pushing $seg to $r failed: the gap stays and is tried again"
+      return 1
+    else
+      log "copied $seg to $r"
+    fi
+    rm -f "$tmp/$seg"
+    ( flock 8
+      sed -i 1d "$state/$r.gap"
+      [ -s "$state/$r.gap" ] || rm -f "$state/$r.gap" "$state/$r.gap-since"
+    ) 8>>"$state/$r.lock"
   done
-  if [ $got = n ] && [ $missing = n ]; then
-    log "getting $seg for $r failed: the gap stays and is tried again"
-    exit 1
-  fi
-  if [ $got = n ]; then
-    log "$seg is in no other repository: lost for $r"
-    note "$r" lost "$seg"
-  elif ! push "$r" "$tmp/$seg" %[5]d; then
-    log "pushing $seg to $r failed: the gap stays and is tried again"
-    exit 1
-  else
-    log "copied $seg to $r"
-  fi
-  rm -f "$tmp/$seg"
-  ( flock 8
-    sed -i 1d "$state/$r.gap"
-    [ -s "$state/$r.gap" ] || rm -f "$state/$r.gap" "$state/$r.gap-since"
-  ) 8>>"$state/$r.lock"
+}
+# A segment archived while an attempt runs asks for another (archive-push.sh touches the flag):
+# its own start found this backfill holding the lock and left.
+while :; do
+  rm -f "$state/$r.backfill-wanted"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  fill && break
+  [ -e "$state/$r.backfill-wanted" ] || exit 1
 done
 rm -rf "$tmp"
 exit 0
