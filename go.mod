@@ -11,6 +11,7 @@ require (
 	k8s.io/cli-runtime v0.34.4
 	k8s.io/client-go v0.34.4
 	k8s.io/klog/v2 v2.130.1
+	k8s.io/kubectl v0.34.4
 	sigs.k8s.io/yaml v1.6.0
 )
 

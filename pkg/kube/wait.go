@@ -33,6 +33,8 @@ type TimeoutError struct {
 	Timeout time.Duration
 	// Last is the last observed state, when known: "0 of 1 replicas available".
 	Last string
+	// Why is the explainer's last reason for the wait, when it had one (Waiter).
+	Why string
 }
 
 func (e *TimeoutError) Error() string {
@@ -40,9 +42,13 @@ func (e *TimeoutError) Error() string {
 	if e.Last != "" {
 		last = " (last seen: " + e.Last + ")"
 	}
-	return fmt.Sprintf("timed out after %s waiting for %s %s/%s %s%s; the cluster keeps working on it: "+
-		"re-run the same command to resume, or look with: kubectl describe %s -n %s %s",
-		e.Timeout, e.Kind, e.Namespace, e.Name, e.What, last, e.Kind, e.Namespace, e.Name)
+	msg := fmt.Sprintf("timed out after %s waiting for %s %s/%s %s%s", e.Timeout, e.Kind, e.Namespace, e.Name, e.What, last)
+	if e.Why != "" {
+		msg += ": " + e.Why + "\nThe cluster may still get there: "
+	} else {
+		msg += "; the cluster keeps working on it: "
+	}
+	return msg + fmt.Sprintf("re-run the same command to resume, or look with: kubectl describe %s -n %s %s", e.Kind, e.Namespace, e.Name)
 }
 
 func (e *TimeoutError) Unwrap() error { return exitcode.ErrTimeout }
@@ -137,26 +143,51 @@ func deletedError(t *target) error {
 	return fmt.Errorf("%s %s/%s was %w", t.kind, t.namespace, t.name, ErrDeleted)
 }
 
-// WaitForDeploymentAvailable waits until the Deployment's rollout is complete and all its
-// replicas are available (kubectl rollout status). timeout 0 waits until ctx ends.
+// WaitForDeploymentAvailable is Waiter{Client: cs}.DeploymentAvailable: explained, without progress.
 func WaitForDeploymentAvailable(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
-	c := cs.AppsV1().Deployments(ns)
+	return Waiter{Client: cs}.DeploymentAvailable(ctx, ns, name, timeout)
+}
+
+// DeploymentAvailable waits until the Deployment's rollout is complete and all its replicas are
+// available (kubectl rollout status). timeout 0 waits until ctx ends.
+func (w Waiter) DeploymentAvailable(ctx context.Context, ns, name string, timeout time.Duration) error {
+	c := w.Client.AppsV1().Deployments(ns)
 	t := &target{kind: "deployment", namespace: ns, name: name, what: "to become available"}
-	lw := nameListWatch(name,
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) })
-	return until(ctx, t, timeout, lw, &appsv1.Deployment{}, nil, func(ev watch.Event) (bool, error) {
-		if ev.Type == watch.Deleted {
-			return false, deletedError(t)
+	// Pods are refused at creation by the ReplicaSet, whose events say why.
+	s := scope{namespace: ns, owners: []Owner{{Kind: "ReplicaSet", Name: name + "-"}, {Kind: "Deployment", Name: name}}}
+	if d, err := c.Get(ctx, name, metav1.GetOptions{}); err == nil && d.Spec.Selector != nil {
+		if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil {
+			s.selector = sel
 		}
-		d, ok := ev.Object.(*appsv1.Deployment)
-		if !ok {
-			return false, nil
-		}
-		done, last, err := DeploymentAvailable(d)
-		t.last = last
-		return done, err
+	}
+	return w.explained(ctx, t, s, func(ctx context.Context, x *explainer) error {
+		lw := nameListWatch(name,
+			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
+			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) })
+		return until(ctx, t, timeout, lw, &appsv1.Deployment{}, nil, func(ev watch.Event) (bool, error) {
+			if ev.Type == watch.Deleted {
+				return false, deletedError(t)
+			}
+			d, ok := ev.Object.(*appsv1.Deployment)
+			if !ok {
+				return false, nil
+			}
+			x.setOwnerFailure(replicaFailure(d))
+			done, last, err := DeploymentAvailable(d)
+			t.last = last
+			return done, err
+		})
 	})
+}
+
+// replicaFailure is the message of d's ReplicaFailure condition (its ReplicaSet cannot create pods).
+func replicaFailure(d *appsv1.Deployment) string {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			return c.Message
+		}
+	}
+	return ""
 }
 
 // DeploymentAvailable is the condition of WaitForDeploymentAvailable: the controller has seen the
@@ -214,33 +245,41 @@ func WaitForJobGone(ctx context.Context, cs kubernetes.Interface, ns, name strin
 // podDeleted is the condition of WaitForPodGone and WaitForJobGone: the object's Deleted event.
 func podDeleted(ev watch.Event) (bool, error) { return ev.Type == watch.Deleted, nil }
 
-// WaitForPodsGone waits until no pod matches the label selector (the pods of a deleted Deployment).
+// WaitForPodsGone is Waiter{Client: cs}.PodsGone: explained, without progress.
 func WaitForPodsGone(ctx context.Context, cs kubernetes.Interface, ns, selector string, timeout time.Duration) error {
+	return Waiter{Client: cs}.PodsGone(ctx, ns, selector, timeout)
+}
+
+// PodsGone waits until no pod matches the label selector (the pods of a deleted Deployment). A
+// pod stuck terminating on a node that is down is explained, with how to force it.
+func (w Waiter) PodsGone(ctx context.Context, ns, selector string, timeout time.Duration) error {
 	sel, err := labels.Parse(selector)
 	if err != nil {
 		return fmt.Errorf("waiting for pods %q to be gone: %w", selector, err)
 	}
 	t := &target{kind: "pods", namespace: ns, name: selector, what: "to be gone"}
-	lw := podListWatch(cs, ns, selector)
-	var store cache.Store
-	// left counts the matching pods in the informer's store (already updated when the condition
-	// sees an event). It filters again because not every watch honours the selector.
-	left := func() int {
-		n := 0
-		for _, o := range store.List() {
-			if p, ok := o.(*corev1.Pod); ok && sel.Matches(labels.Set(p.Labels)) {
-				n++
+	return w.explained(ctx, t, scope{namespace: ns, selector: sel}, func(ctx context.Context, _ *explainer) error {
+		lw := podListWatch(w.Client, ns, selector)
+		var store cache.Store
+		// left counts the matching pods in the informer's store (already updated when the condition
+		// sees an event). It filters again because not every watch honours the selector.
+		left := func() int {
+			n := 0
+			for _, o := range store.List() {
+				if p, ok := o.(*corev1.Pod); ok && sel.Matches(labels.Set(p.Labels)) {
+					n++
+				}
 			}
+			t.last = fmt.Sprintf("%d pods left", n)
+			return n
 		}
-		t.last = fmt.Sprintf("%d pods left", n)
-		return n
-	}
-	pre := func(s cache.Store) (bool, error) {
-		store = s
-		return left() == 0, nil
-	}
-	return until(ctx, t, timeout, lw, &corev1.Pod{}, pre, func(watch.Event) (bool, error) {
-		return left() == 0, nil
+		pre := func(s cache.Store) (bool, error) {
+			store = s
+			return left() == 0, nil
+		}
+		return until(ctx, t, timeout, lw, &corev1.Pod{}, pre, func(watch.Event) (bool, error) {
+			return left() == 0, nil
+		})
 	})
 }
 
@@ -268,29 +307,39 @@ func WaitForJobComplete(ctx context.Context, cs kubernetes.Interface, ns, name s
 // (Kubernetes 1.27+).
 const JobPodLabel = "batch.kubernetes.io/job-name"
 
-// WaitForJobSucceeded waits until the Job has succeeded: every container of one of its pods
-// exited 0, or the Job's Complete condition, whichever is seen first. The Job controller sets
-// Complete about 2 s after the pod's containers end (the kubelet tears the pod down before its
-// phase is Succeeded, and the controller batches pod updates and removes its tracking finalizer),
-// time a restore would spend doing nothing; for a Job of one completion, that pod is its success.
-// A Failed condition returns *JobFailedError. The Job must run one pod to completion.
+// WaitForJobSucceeded is Waiter{Client: cs}.JobSucceeded: explained, without progress.
 func WaitForJobSucceeded(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	job := make(chan error, 1)
-	pod := make(chan error, 1)
-	go func() { job <- WaitForJobComplete(ctx, cs, ns, name, timeout) }()
-	go func() { pod <- waitForJobPodSucceeded(ctx, cs, ns, name, timeout) }()
-	select {
-	case err := <-job:
-		return err
-	case err := <-pod:
-		if err == nil {
-			return nil
+	return Waiter{Client: cs}.JobSucceeded(ctx, ns, name, timeout)
+}
+
+// JobSucceeded waits until the Job has succeeded: every container of one of its pods exited 0,
+// or the Job's Complete condition, whichever is seen first. The Job controller sets Complete about
+// 2 s after the pod's containers end (the kubelet tears the pod down before its phase is
+// Succeeded, and the controller batches pod updates and removes its tracking finalizer), time a
+// restore would spend doing nothing; for a Job of one completion, that pod is its success. A
+// Failed condition returns *JobFailedError. The Job must run one pod to completion.
+func (w Waiter) JobSucceeded(ctx context.Context, ns, name string, timeout time.Duration) error {
+	t := &target{kind: "job", namespace: ns, name: name, what: "to succeed"}
+	s := scope{namespace: ns, selector: labels.SelectorFromSet(labels.Set{JobPodLabel: name}),
+		owners: []Owner{{Kind: "Job", Name: name}}}
+	return w.explained(ctx, t, s, func(ctx context.Context, _ *explainer) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		job := make(chan error, 1)
+		pod := make(chan error, 1)
+		go func() { job <- WaitForJobComplete(ctx, w.Client, ns, name, timeout) }()
+		go func() { pod <- waitForJobPodSucceeded(ctx, w.Client, ns, name, timeout) }()
+		select {
+		case err := <-job:
+			return err
+		case err := <-pod:
+			if err == nil {
+				return nil
+			}
+			// The pod watch only ends in success or with the wait itself; the Job's watch says which.
+			return <-job
 		}
-		// The pod watch only ends in success or with the wait itself; the Job's watch says which.
-		return <-job
-	}
+	})
 }
 
 // waitForJobPodSucceeded waits until a pod of the Job has phase Succeeded.
