@@ -276,3 +276,25 @@ func TestConfigParams(t *testing.T) {
 		t.Errorf("local-only cluster has S3 settings: %+v", p.S3)
 	}
 }
+
+// The WAL bounds follow the data volume: max_wal_size is PostgreSQL's 1 GB or a quarter of the
+// volume, and the backlog kept for a repository that is down defaults to another quarter.
+func TestWALBoundsFollowTheDataVolume(t *testing.T) {
+	for _, c := range []struct {
+		size, backlog             string
+		wantMaxWAL, wantBacklogMB int64
+	}{
+		{"1Gi", "", 256, 256},
+		{"10Gi", "", 1024, 2560},
+		{"100Mi", "", 32, 32},
+		{"10Gi", "1Gi", 1024, 1024},
+	} {
+		s := &Spec{PGDataSize: c.size, ArchiveBacklogMax: c.backlog}
+		if got := s.MaxWALSizeMB(); got != c.wantMaxWAL {
+			t.Errorf("%s: max_wal_size %dMB, want %d", c.size, got, c.wantMaxWAL)
+		}
+		if got := s.ArchiveBacklogMB(); got != c.wantBacklogMB {
+			t.Errorf("%s/%s: backlog %dMB, want %d", c.size, c.backlog, got, c.wantBacklogMB)
+		}
+	}
+}

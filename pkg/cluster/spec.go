@@ -149,6 +149,22 @@ func (s *Spec) ArchiveBacklogMB() int64 {
 	return max(s.dataMB()/4, MinArchiveBacklogMB)
 }
 
+// ValidateArchiveBacklog checks ArchiveBacklogMax against the data volume's size.
+func (s *Spec) ValidateArchiveBacklog() error {
+	if s.ArchiveBacklogMax == "" {
+		return nil
+	}
+	q, err := ParseSize("--archive-backlog-max", s.ArchiveBacklogMax)
+	if err != nil {
+		return err
+	}
+	if mb := q.Value() >> 20; mb < MinArchiveBacklogMB || mb > s.dataMB()/2 {
+		return fmt.Errorf("invalid --archive-backlog-max %q: use at least %dMi (two WAL segments) and at most half of --pgdata-size %s (%dMi), so that WAL kept for a repository that is down cannot fill the data volume",
+			s.ArchiveBacklogMax, MinArchiveBacklogMB, s.PGDataSize, s.dataMB()/2)
+	}
+	return nil
+}
+
 // MaxWALSizeMB is PostgreSQL's max_wal_size: its own default of 1 GB, or a quarter of the data
 // volume when that is less (a 1 GiB volume would otherwise be filled by WAL alone).
 func (s *Spec) MaxWALSizeMB() int64 {
@@ -189,13 +205,8 @@ func (s *Spec) Validate() error {
 	if _, err := ParseSize("--pgdata-size", s.PGDataSize); err != nil {
 		errs = append(errs, err)
 	}
-	if s.ArchiveBacklogMax != "" {
-		if q, err := ParseSize("--archive-backlog-max", s.ArchiveBacklogMax); err != nil {
-			errs = append(errs, err)
-		} else if mb := q.Value() >> 20; mb < MinArchiveBacklogMB || mb > s.dataMB()/2 {
-			errs = append(errs, fmt.Errorf("invalid --archive-backlog-max %q: use at least %dMi (two WAL segments) and at most half of --pgdata-size %s (%dMi), so that WAL kept for a repository that is down cannot fill the data volume",
-				s.ArchiveBacklogMax, MinArchiveBacklogMB, s.PGDataSize, s.dataMB()/2))
-		}
+	if err := s.ValidateArchiveBacklog(); err != nil {
+		errs = append(errs, err)
 	}
 	if s.Has(pgbackrest.Local) {
 		if _, err := ParseSize("--repo-size", s.RepoSize); err != nil {

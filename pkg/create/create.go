@@ -49,8 +49,10 @@ type Config struct {
 	StorageClass    string
 	PGDataSize      string
 	RepoSize        string
-	NodeSelector    map[string]string
-	S3Secret        string
+	// ArchiveBacklogMax is the spec's ArchiveBacklogMax; "" derives it from PGDataSize.
+	ArchiveBacklogMax string
+	NodeSelector      map[string]string
+	S3Secret          string
 	// Timeout bounds the whole run (waits and pgBackRest commands); 0 means no bound but ctx.
 	Timeout time.Duration
 	// Version is the plugin version, recorded as the spec's CreatedBy.
@@ -98,6 +100,7 @@ func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
 	if cfg.RepoSize != "" {
 		spec.RepoSize = cfg.RepoSize
 	}
+	spec.ArchiveBacklogMax = cfg.ArchiveBacklogMax
 	if !spec.Has(pgbackrest.Local) {
 		spec.RepoSize = ""
 	}

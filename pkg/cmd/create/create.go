@@ -52,11 +52,13 @@ type Options struct {
 	StorageClass string
 	PGDataSize   string
 	RepoSize     string
-	NodeLabels   []string
-	S3Secret     string
-	DryRun       string
-	Output       string
-	Timeout      time.Duration
+	// ArchiveBacklogMax bounds the WAL kept for a repository that is down; "" derives it.
+	ArchiveBacklogMax string
+	NodeLabels        []string
+	S3Secret          string
+	DryRun            string
+	Output            string
+	Timeout           time.Duration
 
 	// Validated.
 	storages     []pgbackrest.Storage
@@ -135,6 +137,8 @@ and a warning says so.`,
 	f.StringVar(&o.StorageClass, "storage-class", o.StorageClass, "StorageClass of the volumes (default: the cluster's default)")
 	f.StringVar(&o.PGDataSize, "pgdata-size", o.PGDataSize, "Size of the PostgreSQL data volume")
 	f.StringVar(&o.RepoSize, "repo-size", o.RepoSize, "Size of the local repository volume (storage local)")
+	f.StringVar(&o.ArchiveBacklogMax, "archive-backlog-max", o.ArchiveBacklogMax,
+		"Most WAL kept in pg_wal while a repository cannot be reached, then given up for it (default: a quarter of --pgdata-size)")
 	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary on nodes with this label, key=value (repeatable)")
 	f.StringVar(&o.S3Secret, "s3-secret", o.S3Secret, "Secret with the S3 settings and credentials (storage s3)")
 	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, client (print the objects, send nothing) or server (validate on the server, persist nothing)")
@@ -170,6 +174,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	if _, err := cluster.ParseSize("--repo-size", o.RepoSize); err != nil {
+		errs = append(errs, err)
+	}
+	if err := (&cluster.Spec{PGDataSize: o.PGDataSize, ArchiveBacklogMax: o.ArchiveBacklogMax}).ValidateArchiveBacklog(); err != nil {
 		errs = append(errs, err)
 	}
 	o.nodeSelector = nil
@@ -233,17 +240,18 @@ func (o *Options) Complete(deps *cmdutil.Deps, cmd *cobra.Command) error {
 
 func (o *Options) config() create.Config {
 	return create.Config{
-		Name:         o.Name,
-		Namespace:    o.Namespace,
-		Storages:     o.storages,
-		Image:        o.Image,
-		StorageClass: o.StorageClass,
-		PGDataSize:   o.PGDataSize,
-		RepoSize:     o.RepoSize,
-		NodeSelector: o.nodeSelector,
-		S3Secret:     o.S3Secret,
-		Timeout:      o.Timeout,
-		Version:      version.Version,
+		Name:              o.Name,
+		Namespace:         o.Namespace,
+		Storages:          o.storages,
+		Image:             o.Image,
+		StorageClass:      o.StorageClass,
+		PGDataSize:        o.PGDataSize,
+		RepoSize:          o.RepoSize,
+		ArchiveBacklogMax: o.ArchiveBacklogMax,
+		NodeSelector:      o.nodeSelector,
+		S3Secret:          o.S3Secret,
+		Timeout:           o.Timeout,
+		Version:           version.Version,
 	}
 }
 
@@ -306,6 +314,7 @@ func (o *Options) warnIgnored(spec *cluster.Spec) {
 	check("image", o.Image, spec.Image)
 	check("storage-class", o.StorageClass, spec.StorageClass)
 	check("pgdata-size", o.PGDataSize, spec.PGDataSize)
+	check("archive-backlog-max", o.ArchiveBacklogMax, spec.ArchiveBacklogMax)
 	if spec.Has(pgbackrest.Local) {
 		check("repo-size", o.RepoSize, spec.RepoSize)
 	}

@@ -44,6 +44,11 @@ func TestValidate(t *testing.T) {
 		{"empty image", func(o *Options) { o.Image = "" }, []string{"--image"}},
 		{"zero timeout", func(o *Options) { o.Timeout = 0 }, []string{"--timeout"}},
 		{"storage class", func(o *Options) { o.StorageClass = "Fast Disks" }, []string{"--storage-class"}},
+		{"archive backlog", func(o *Options) { o.PGDataSize, o.ArchiveBacklogMax = "1Gi", "512Mi" }, nil},
+		{"archive backlog over half the volume", func(o *Options) { o.PGDataSize, o.ArchiveBacklogMax = "1Gi", "600Mi" },
+			[]string{"--archive-backlog-max", "at most half of --pgdata-size 1Gi (512Mi)"}},
+		{"archive backlog under two segments", func(o *Options) { o.ArchiveBacklogMax = "16Mi" }, []string{"--archive-backlog-max", "at least 32Mi"}},
+		{"archive backlog malformed", func(o *Options) { o.ArchiveBacklogMax = "lots" }, []string{"--archive-backlog-max", "10Gi"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
