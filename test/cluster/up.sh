@@ -8,6 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 . "$here/pki.sh"
+. "$here/probe.sh"
 [ "$(id -u)" = 0 ] || die "the local cluster needs root (containerd, kubelet, iptables)"
 
 DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy coredns provisioner versitygw)
@@ -280,6 +281,10 @@ main() {
   if [ -d "$PIDS" ] && [ "$(cluster_state)" = running ]; then
     wait_for 120 "the running cluster to answer" ready ||
       die "the cluster's daemons run but it is not ready; see $LOGS, or restart it with make cluster-down cluster-up"
+    # The cheap check (one exec through the probe Service); the full probe only when it fails.
+    if ! network_check; then
+      phase "pod network (a new pod connects through Services)" network_probe
+    fi
     log "cluster already running and ready (KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig)"
     return 0
   fi
@@ -307,6 +312,7 @@ main() {
   phase "dns" start_dns
   phase "storage" start_storage
   phase "s3 server" start_s3
+  phase "pod network (a new pod connects through Services)" network_probe
   log "cluster up in $((SECONDS - total))s: source $PGBR_CLUSTER_DIR/env"
 }
 main "$@"

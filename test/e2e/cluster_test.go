@@ -86,7 +86,9 @@ spec:
 		t.Fatalf("exec psql printed %q, want the postgres user on PostgreSQL 15", got)
 	}
 
-	// A Job in another pod reaches PostgreSQL by Service name (DNS + kube-proxy) and completes.
+	// A Job in another pod reaches PostgreSQL by Service name (DNS + kube-proxy) and completes. It
+	// retries for a minute, as a real client would: the pod just became ready, and its address may
+	// reach the Service's EndpointSlice and kube-proxy's rules a moment later.
 	ns.apply(fmt.Sprintf(`apiVersion: batch/v1
 kind: Job
 metadata: {name: client}
@@ -99,12 +101,10 @@ spec:
       - name: psql
         image: %s
         imagePullPolicy: IfNotPresent%s
-        command: [psql, "host=pg.%s.svc.cluster.local user=postgres dbname=postgres", -Atc, "select 40 + 2"]
-`, restrictedPod, image, restrictedContainer, ns.Name))
-	ns.kubectl(3*time.Minute, "wait", "--for=condition=complete", "job/client", "--timeout=150s")
-	if got := strings.TrimSpace(ns.kubectl(time.Minute, "logs", "job/client")); got != "42" {
-		t.Fatalf("job through the Service printed %q, want 42", got)
-	}
+        command: %s
+`, restrictedPod, image, restrictedContainer, clientCommand(time.Minute,
+		"psql", "host=pg."+ns.Name+".svc.cluster.local user=postgres dbname=postgres connect_timeout=5", "-Atc", "select 40 + 2")))
+	jobThroughService(t, ns, "client", "PostgreSQL through its Service", "42")
 
 	// A pod reaches the S3 server through its Service name over TLS, trusting only the test CA:
 	// pgBackRest lists the bucket. Credentials come from a Secret, as the plugin's pods get them.
@@ -127,17 +127,32 @@ spec:
       - name: pgbackrest
         image: %s
         imagePullPolicy: IfNotPresent%s
-        command: [pgbackrest, --repo1-type=s3, --repo1-s3-bucket=%s, --repo1-s3-endpoint=%s,
-          --repo1-s3-region=%s, --repo1-s3-uri-style=path, --repo1-s3-ca-file=/ca/ca.crt,
-          --repo1-path=/, --io-timeout=10, --log-level-console=warn, --log-level-file=off, repo-ls]
+        command: %s
         env:
         - {name: PGBACKREST_REPO1_S3_KEY, valueFrom: {secretKeyRef: {name: s3, key: key}}}
         - {name: PGBACKREST_REPO1_S3_KEY_SECRET, valueFrom: {secretKeyRef: {name: s3, key: key-secret}}}
         volumeMounts: [{name: ca, mountPath: /ca}]
       volumes: [{name: ca, secret: {secretName: s3, items: [{key: ca.crt, path: ca.crt}]}}]
-`, restrictedPod, image, restrictedContainer, env(t, "PGBR_S3_BUCKET"), env(t, "PGBR_S3_ENDPOINT"), env(t, "PGBR_S3_REGION")))
-	if r := run(t, "", 3*time.Minute, "kubectl", "-n", ns.Name, "wait", "--for=condition=complete", "job/s3", "--timeout=150s"); r.Code != 0 {
-		logs := run(t, "", time.Minute, "kubectl", "-n", ns.Name, "logs", "job/s3")
-		t.Fatalf("pgbackrest repo-ls against S3 did not complete: %s%s\nlog:\n%s%s", r.Stdout, r.Stderr, logs.Stdout, logs.Stderr)
+`, restrictedPod, image, restrictedContainer, clientCommand(time.Minute,
+		"pgbackrest", "--repo1-type=s3", "--repo1-s3-bucket="+env(t, "PGBR_S3_BUCKET"), "--repo1-s3-endpoint="+env(t, "PGBR_S3_ENDPOINT"),
+		"--repo1-s3-region="+env(t, "PGBR_S3_REGION"), "--repo1-s3-uri-style=path", "--repo1-s3-ca-file=/ca/ca.crt",
+		"--repo1-path=/", "--io-timeout=10", "--log-level-console=warn", "--log-level-file=off", "repo-ls")))
+	jobThroughService(t, ns, "s3", "pgbackrest repo-ls against S3", "")
+}
+
+// jobThroughService waits for a client Job made with clientCommand to complete and, when want is
+// not empty, checks the last line of its log. On failure the log says what the last attempt saw.
+func jobThroughService(t *testing.T, ns *Namespace, job, what, want string) {
+	t.Helper()
+	r := run(t, "", 3*time.Minute, "kubectl", "-n", ns.Name, "wait", "--for=condition=complete", "job/"+job, "--timeout=150s")
+	logs := run(t, "", time.Minute, "kubectl", "-n", ns.Name, "logs", "job/"+job)
+	if r.Code != 0 {
+		t.Fatalf("%s: job %s did not complete: %s%s\nlog:\n%s%s", what, job, r.Stdout, r.Stderr, logs.Stdout, logs.Stderr)
+	}
+	if strings.Contains(logs.Stdout, "succeeded at attempt") {
+		t.Logf("%s needed retries:\n%s", what, logs.Stdout)
+	}
+	if want != "" && lastLine(logs.Stdout) != want {
+		t.Fatalf("%s: job %s printed %q, want %s as its last line", what, job, logs.Stdout, want)
 	}
 }

@@ -10,9 +10,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +155,45 @@ func (ns *Namespace) dump() {
 		r := run(t, "", time.Minute, "kubectl", "-n", ns.Name, "logs", pod, "--all-containers", "--tail=80")
 		t.Logf("--- logs %s ---\n%s%s", pod, r.Stdout, r.Stderr)
 	}
+}
+
+// retryScript is the shell loop of clientCommand: $1 is the deadline in seconds, the rest the
+// command. Output of failed attempts is kept, not printed, so a success prints only the command's
+// own output (and one line on stderr saying how many attempts it took).
+const retryScript = `limit=$1; deadline=$(($(date +%s) + limit)); shift; n=0
+while :; do
+  n=$((n + 1))
+  out=$("$@" 2>&1) && {
+    [ "$n" -gt 1 ] && echo "succeeded at attempt $n, after: $last" >&2
+    printf '%s\n' "$out"
+    exit 0
+  }
+  code=$?
+  last="exit $code: $out"
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "gave up after $n attempts in $limit s; the last ended with $last" >&2
+    exit "$code"
+  fi
+  sleep 1
+done`
+
+// clientCommand is a pod's container command that runs a client command until it succeeds, for at
+// most timeout, as a real client retries its connection: right after a pod becomes ready, the
+// first connections through its Service may fail while the EndpointSlice reaches kube-proxy and
+// the name reaches the cluster DNS. When time is up the container exits with the command's code
+// and its log says what the last attempt saw. It returns a YAML flow sequence for `command:`.
+func clientCommand(timeout time.Duration, cmd ...string) string {
+	secs := strconv.Itoa(int(timeout.Seconds()))
+	words := append([]string{"/bin/sh", "-c", retryScript, "retry", secs}, cmd...)
+	b, err := json.Marshal(words) // JSON strings are YAML strings
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// lastLine is the last non-empty line of s: a retried client's result after its attempt report.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

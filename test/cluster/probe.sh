@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The pod network's readiness probe, sourced by up.sh and runnable alone on a running cluster:
+#   bash test/cluster/probe.sh          the cheap check, then the full probe if it fails
+#   bash test/cluster/probe.sh --full   the full probe only
+# The cluster is up only when a new pod resolves Service names through the cluster DNS and connects
+# through Services (DNS, kube-proxy's rules, the EndpointSlice of a pod that just became ready, the
+# bridge): what every test's first client does. Node Ready and the API's /readyz say nothing of it.
+#
+# Objects, in namespace pgbr-probe (kept between runs, so a warm cluster's check is one exec):
+#   Service probe:80 -> Pod probe-server, `nc -lk 8080` from the PostgreSQL image
+#   Pod probe-client-*: a fresh pod that resolves and connects, then is deleted
+if [ -z "${PGBR_CLUSTER_DIR:-}" ] || ! declare -F k >/dev/null; then
+  . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
+fi
+
+PROBE_NS=pgbr-probe
+PROBE_SVC=probe.$PROBE_NS.svc.cluster.local
+# How long a new pod may take to reach both Services before cluster-up gives up.
+PROBE_TIMEOUT=${PROBE_TIMEOUT:-90}
+
+probe_security='
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 999
+    runAsGroup: 999
+    seccompProfile: {type: RuntimeDefault}'
+probe_container_security='
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities: {drop: [ALL]}'
+
+probe_server() {
+  k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $PROBE_NS
+  labels: {pod-security.kubernetes.io/enforce: restricted}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: probe, namespace: $PROBE_NS}
+spec:
+  selector: {app: probe}
+  ports: [{port: 80, targetPort: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: probe-server, namespace: $PROBE_NS, labels: {app: probe}}
+spec:$probe_security
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: server
+    image: $PG_IMAGE
+    imagePullPolicy: Never$probe_container_security
+    command: [nc, -lk, "8080"]
+    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+    resources: {requests: {cpu: 5m, memory: 8Mi}, limits: {memory: 32Mi}}
+YAML
+}
+
+# The client's script: each target in turn, resolved with getent (the libc resolver, as psql and
+# pgBackRest do) and connected to with nc, until the deadline; on failure it prints what it saw last.
+# shellcheck disable=SC2016 # expanded in the pod
+probe_client_script='
+deadline=$(($(date +%s) + $1)); shift
+start=$(date +%s)
+for target in "$@"; do
+  host=${target%:*} port=${target##*:} n=0
+  while :; do
+    n=$((n + 1))
+    if ! addr=$(getent hosts "$host"); then
+      last="cannot resolve $host"
+    elif out=$(nc -z -v -w 2 "$host" "$port" 2>&1); then
+      echo "reached $host:$port (${addr%% *}) after $(($(date +%s) - start))s, attempt $n"
+      break
+    else
+      last="resolved $host to ${addr%% *}, but: $out"
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "gave up on $host:$port after $n attempts; last: $last"
+      exit 1
+    fi
+    sleep 0.5
+  done
+done'
+
+# network_probe: a new pod must reach the API server's Service and the probe Service by name.
+network_probe() {
+  local start=$SECONDS pod phase
+  probe_server
+  # Clients of earlier probes that failed were kept for a look: they are of no use now.
+  k -n "$PROBE_NS" delete pod -l app=probe-client --wait=false >/dev/null 2>&1 || true
+  pod=probe-client-$(date +%s)
+  k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $pod, namespace: $PROBE_NS, labels: {app: probe-client}}
+spec:$probe_security
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  activeDeadlineSeconds: $((PROBE_TIMEOUT + 30))
+  containers:
+  - name: client
+    image: $PG_IMAGE
+    imagePullPolicy: Never$probe_container_security
+    command: [/bin/sh, -c]
+    args:
+    - |
+$(sed 's/^/      /' <<<"$probe_client_script")
+    - probe
+    - "$PROBE_TIMEOUT"
+    - kubernetes.default.svc.cluster.local:443
+    - $PROBE_SVC:80
+YAML
+  phase=
+  while ((SECONDS - start < PROBE_TIMEOUT + 30)); do
+    phase=$(k -n "$PROBE_NS" get pod "$pod" -o jsonpath='{.status.phase}' 2>/dev/null) || phase=
+    case $phase in Succeeded | Failed) break ;; esac
+    sleep 0.5
+  done
+  if [ "$phase" = Succeeded ]; then
+    k -n "$PROBE_NS" logs "$pod" 2>/dev/null | while read -r line; do log "  probe: $line"; done
+    k -n "$PROBE_NS" delete pod "$pod" --wait=false >/dev/null 2>&1 || true
+    log "a new pod resolves and connects through Services ($((SECONDS - start))s)"
+    return 0
+  fi
+  log "a new pod could not connect through Services within ${PROBE_TIMEOUT}s (pod $PROBE_NS/$pod, phase ${phase:-unknown}):"
+  k -n "$PROBE_NS" logs "$pod" 2>&1 | sed 's/^/    /' >&2
+  k -n "$PROBE_NS" get pods,endpointslices -o wide 2>&1 | sed 's/^/    /' >&2
+  k -n "$PROBE_NS" get events --sort-by=.lastTimestamp 2>&1 | tail -8 | sed 's/^/    /' >&2
+  log "look at $LOGS/kube-proxy.log and $LOGS/coredns.log; the pod is kept for a look"
+  return 1
+}
+
+# network_check: the cheap check for a warm cluster, one exec into the running probe server: it
+# resolves the probe Service and connects to itself through it. Fails when the server is missing.
+network_check() {
+  k -n "$PROBE_NS" exec probe-server -- nc -z -w 2 "$PROBE_SVC" 80 >/dev/null 2>&1
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  if [ "${1:-}" != --full ] && network_check; then
+    log "network check passed (pod -> Service -> pod)"
+    exit 0
+  fi
+  network_probe
+fi
