@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -57,6 +58,9 @@ type Config struct {
 	Timeout time.Duration
 	// Version is the plugin version, recorded as the spec's CreatedBy.
 	Version string
+	// ImageExplicit says Image was given (--image): a cluster whose create never finished takes it,
+	// so the re-run after an image that could not be pulled completes.
+	ImageExplicit bool
 }
 
 // Deps are the side effects create needs, held narrowly so tests can fake them.
@@ -66,6 +70,8 @@ type Deps struct {
 	// Now is the clock (certificates' validity, the created-at marker, remaining timeout).
 	Now      func() time.Time
 	Reporter workflow.Reporter
+	// ErrOut receives the waits' explanations (why a Deployment is not available yet); nil discards.
+	ErrOut io.Writer
 }
 
 // Result says what Run did.
@@ -211,6 +217,11 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 				return nil, nil, err
 			}
 		}
+		if cfg.ImageExplicit && cfg.Image != "" && cfg.Image != stored.Image && cm.Annotations[AnnotationCreatedAt] == "" {
+			// A create that never finished, typically because its image could not be pulled: the
+			// image given now replaces it (configDone then re-applies the ConfigMap).
+			stored.Image = cfg.Image
+		}
 		return stored, cm, nil
 	}
 	var s3 cluster.S3
@@ -226,6 +237,9 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 	spec = NewSpec(cfg, s3)
 	if err := spec.Validate(); err != nil {
 		return nil, nil, exitcode.Usage(err)
+	}
+	if err := checkStorageClass(ctx, cs, spec.StorageClass); err != nil {
+		return nil, nil, err
 	}
 	if _, _, err := Render(spec); err != nil {
 		return nil, nil, exitcode.Usage(err)
@@ -264,6 +278,10 @@ func Run(ctx context.Context, deps Deps, cfg Config) (*Result, error) {
 	if errors.As(err, &mismatch) {
 		// Its own message says what to do; "re-run to resume" would not help.
 		return res, mismatch
+	}
+	var stuck *StuckError
+	if errors.As(err, &stuck) {
+		return res, stuck // the same: the same command would stop the same way
 	}
 	return res, err
 }
@@ -320,11 +338,17 @@ func (w *run) steps() []workflow.Step {
 
 func (w *run) configs() (dbConf, repoConf string, err error) { return Render(w.spec) }
 
+// configDone: the ConfigMap exists, with the image of the spec (Prepare may have replaced the
+// image of a create that never finished).
 func (w *run) configDone(ctx context.Context) (bool, error) {
-	return exists(ctx, func(ctx context.Context) error {
-		_, err := w.deps.Client.CoreV1().ConfigMaps(w.ns()).Get(ctx, w.names().ConfigMap(), metav1.GetOptions{})
-		return err
-	}, "configmaps", w.ns())
+	stored, _, err := cluster.Get(ctx, w.deps.Client, w.ns(), w.spec.Name)
+	if errors.Is(err, cluster.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, kube.Explain(err, "get", "configmaps", w.ns())
+	}
+	return stored.Image == w.spec.Image, nil
 }
 
 func (w *run) applyConfig(ctx context.Context) error {
@@ -456,7 +480,16 @@ func (w *run) applyDeployment(build func() (*appsv1.Deployment, error)) func(con
 		if _, err := kube.Apply(ctx, w.deps.Client, d, kube.ApplyOptions{}); err != nil {
 			return err
 		}
-		return kube.WaitForDeploymentAvailable(ctx, w.deps.Client, w.ns(), d.Name, w.remaining())
+		waiter := kube.Waiter{Client: w.deps.Client, Now: w.deps.Now}
+		if w.deps.ErrOut != nil {
+			waiter.Progress = kube.ProgressTo(w.deps.ErrOut)
+		}
+		err = waiter.DeploymentAvailable(ctx, w.ns(), d.Name, w.remaining())
+		var stuck *kube.StuckError
+		if errors.As(err, &stuck) {
+			return &StuckError{Err: stuck, Hint: w.stuckHint(stuck)}
+		}
+		return err
 	}
 }
 

@@ -252,6 +252,7 @@ func (o *Options) config() create.Config {
 		S3Secret:          o.S3Secret,
 		Timeout:           o.Timeout,
 		Version:           version.Version,
+		ImageExplicit:     o.Changed != nil && o.Changed("image"),
 	}
 }
 
@@ -270,6 +271,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Exec:     o.Exec,
 		Now:      o.Now,
 		Reporter: output.NewStepReporter(o.ErrOut, o.Color),
+		ErrOut:   o.ErrOut,
 	}, cfg)
 	if res != nil && res.Existed {
 		o.warnIgnored(res.Spec)
