@@ -3,11 +3,11 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
 
@@ -17,10 +17,10 @@ import (
 )
 
 func main() {
-	// client-go reports errors of background streams (an exec cut by Ctrl-C) through klog; the
-	// plugin reports what happened itself, in words a user can act on.
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
+	// client-go reports errors of background streams (an exec cut by Ctrl-C, a watch ended by its
+	// wait) through klog; the plugin reports what happened itself, in words a user can act on. A
+	// logger, not just an output: klog writes ERROR lines to stderr whatever its output is.
+	klog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	err := cmd.NewRootCmd(streams).ExecuteContext(ctx)

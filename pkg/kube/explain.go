@@ -219,19 +219,17 @@ func diagnosePull(o Observation, now time.Time) (d Diagnosis, ok bool) {
 			return false
 		}
 		img := imageOf(p, cs)
-		// The registry's own words are in the ErrImagePull message and in the kubelet's "Failed"
-		// event; ImagePullBackOff's message only says "Back-off pulling image".
-		msg := ""
-		if w.Reason == "ErrImagePull" {
-			msg = w.Message
-		}
+		// The registry's own words are in the kubelet's "Failed" event and in the ErrImagePull
+		// message; the waiting message alternates between ErrImagePull and ImagePullBackOff, so the
+		// event, when it can be read, keeps the line the same from one attempt to the next.
+		msg := w.Message
 		if e := latestEvent(o, "Pod", p.Name, func(e corev1.Event) bool {
-			return e.Reason == "Failed" && strings.Contains(e.Message, "Failed to pull image")
-		}); e != nil && msg == "" {
+			return e.Reason == "Failed" && strings.HasPrefix(e.Message, "Failed to pull image")
+		}); e != nil {
 			msg = e.Message
 		}
-		if msg == "" {
-			msg = w.Message
+		for _, prefix := range []string{fmt.Sprintf("Failed to pull image %q: ", img), fmt.Sprintf("Back-off pulling image %q: ", img), "ErrImagePull: "} {
+			msg = strings.TrimPrefix(msg, prefix)
 		}
 		d = Diagnosis{Key: "image " + img, Cause: CauseImage, Fix: imageFix,
 			Text: fmt.Sprintf("pod %s cannot pull image %q: %s", p.Name, img, oneLine(msg))}
@@ -461,8 +459,10 @@ func diagnoseNotReady(o Observation, now time.Time) (Diagnosis, bool) {
 			continue
 		}
 		// Mount and attach failures while the pod is created, failed probes once it runs.
+		// The kubelet's Failed and BackOff events are about pulls and crashes, which the container
+		// states explain better; FailedScheduling is the PodScheduled condition's.
 		e := latestEvent(o, "Pod", p.Name, func(e corev1.Event) bool {
-			return e.Type == corev1.EventTypeWarning && e.Reason != "FailedScheduling"
+			return e.Type == corev1.EventTypeWarning && e.Reason != "FailedScheduling" && e.Reason != "Failed" && e.Reason != "BackOff"
 		})
 		if e != nil {
 			return Diagnosis{Key: "pod " + p.Name + " " + e.Reason,

@@ -200,6 +200,24 @@ func TestDiagnose(t *testing.T) {
 	}
 }
 
+// The waiting message alternates between ErrImagePull and ImagePullBackOff; the line must not.
+func TestPullLineStaysTheSame(t *testing.T) {
+	const img, why = "reg/pg:15", `failed to resolve reference "reg/pg:15": connection refused`
+	failed := event("Pod", "db-1", "Warning", "Failed", `Failed to pull image "reg/pg:15": `+why, t0)
+	a := Diagnose(Observation{Pods: []*corev1.Pod{pod("db-1", waitingIn("ErrImagePull", why))}}, t0)
+	b := Diagnose(Observation{Pods: []*corev1.Pod{pod("db-1", waitingIn("ImagePullBackOff", `Back-off pulling image "reg/pg:15": ErrImagePull: `+why))},
+		Events: []corev1.Event{failed}}, t0)
+	c := Diagnose(Observation{Pods: []*corev1.Pod{pod("db-1", waitingIn("ImagePullBackOff", `Back-off pulling image "reg/pg:15": ErrImagePull: `+why))}}, t0)
+	if a.Text != b.Text || b.Text != c.Text || !strings.HasSuffix(a.Text, ": "+why) {
+		t.Errorf("lines differ or lack the registry's words:\n%s\n%s\n%s", a.Text, b.Text, c.Text)
+	}
+	// The kubelet's event comes before the container status: no "not ready: Failed" line first.
+	d := Diagnose(Observation{Pods: []*corev1.Pod{pod("db-1", nil)}, Events: []corev1.Event{failed}}, t0)
+	if d.Text != "" {
+		t.Errorf("before the container status: %q, want nothing", d.Text)
+	}
+}
+
 func TestEventTimeReadsNewStyleEvents(t *testing.T) {
 	old := event("Pod", "p", "Warning", "FailedScheduling", "old", t0.Add(-time.Minute))
 	// events.k8s.io writers (the scheduler) set EventTime and Series, not LastTimestamp.

@@ -223,7 +223,8 @@ func (x *explainer) update(ctx context.Context) (Diagnosis, time.Duration) {
 	prev := x.current
 	x.current = d
 	x.mu.Unlock()
-	if d.Text != "" && d.Text != prev.Text && x.w.Progress != nil {
+	// A fatal diagnosis is the wait's error, printed once by the command.
+	if d.Text != "" && d.Text != prev.Text && !d.Fatal && x.w.Progress != nil {
 		x.w.Progress(d.Text)
 	}
 	next := time.Hour

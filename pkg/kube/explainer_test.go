@@ -92,8 +92,14 @@ func TestWaiterStopsWhenWaitingCannotHelp(t *testing.T) {
 			if code := exitcode.For(fmt.Errorf("step: %w", err)); code != exitcode.Failure {
 				t.Errorf("exit code %d, want %d", code, exitcode.Failure)
 			}
-			if got := progress.get(); len(got) == 0 || !strings.Contains(got[0], tt.want) {
-				t.Errorf("progress %q, want a first line naming %q", got, tt.want)
+			// A cause fatal at once is said once, by the error; one with a grace period first on
+			// progress, and not again when it turns fatal.
+			got := progress.get()
+			if tt.grace == 0 && len(got) != 0 {
+				t.Errorf("progress %q, want none", got)
+			}
+			if tt.grace > 0 && (len(got) != 1 || !strings.Contains(got[0], tt.want)) {
+				t.Errorf("progress %q, want one line naming %q", got, tt.want)
 			}
 		})
 	}
