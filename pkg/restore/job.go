@@ -96,7 +96,7 @@ func (r *Restore) runJob(ctx context.Context) error {
 		defer close(logDone)
 		r.followLog(logCtx, w, streaming)
 	}()
-	err = kube.WaitForJobSucceeded(ctx, r.d.Client, ns, r.Job, r.cfg.Timeout)
+	err = r.waiter().JobSucceeded(ctx, ns, r.Job, r.cfg.Timeout)
 	select {
 	case <-streaming:
 		select {
@@ -169,7 +169,7 @@ func (r *Restore) deleteJob(ctx context.Context) error {
 	if err := kube.WaitForJobGone(ctx, r.d.Client, ns, r.Job, r.cfg.Timeout); err != nil {
 		return fmt.Errorf("waiting for the failed Job %s/%s to be deleted: %w", ns, r.Job, err)
 	}
-	return kube.WaitForPodsGone(ctx, r.d.Client, ns, jobNameLabel+"="+r.Job, r.cfg.Timeout)
+	return r.waiter().PodsGone(ctx, ns, jobNameLabel+"="+r.Job, r.cfg.Timeout)
 }
 
 // followLog waits for the Job's pod to start and streams its log into w until it ends.

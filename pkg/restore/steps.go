@@ -408,7 +408,7 @@ func (r *Restore) stopPrimary(ctx context.Context) error {
 	}
 	// The pod's preStop stops PostgreSQL fast; its shutdown checkpoint and last archive-push
 	// may take up to the grace period.
-	return kube.WaitForPodsGone(ctx, r.d.Client, ns, cluster.SelectorString(r.Spec.Name, cluster.RolePrimary), r.cfg.Timeout)
+	return r.waiter().PodsGone(ctx, ns, cluster.SelectorString(r.Spec.Name, cluster.RolePrimary), r.cfg.Timeout)
 }
 
 // --- repository host path ------------------------------------------------------------------
@@ -465,7 +465,7 @@ func (r *Restore) startPrimary(ctx context.Context) error {
 	if _, err := kube.Apply(ctx, r.d.Client, manifest.PrimaryDeployment(spec), kube.ApplyOptions{}); err != nil {
 		return kube.Explain(fmt.Errorf("creating Deployment %s/%s: %w", r.Spec.Namespace, r.Spec.Names().Primary(), err), "patch", "deployments", r.Spec.Namespace)
 	}
-	return kube.WaitForDeploymentAvailable(ctx, r.d.Client, r.Spec.Namespace, r.Spec.Names().Primary(), r.cfg.Timeout)
+	return r.waiter().DeploymentAvailable(ctx, r.Spec.Namespace, r.Spec.Names().Primary(), r.cfg.Timeout)
 }
 
 // waitRecovery waits until PostgreSQL is out of recovery or paused at the target.
