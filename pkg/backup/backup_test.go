@@ -26,6 +26,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
@@ -53,6 +54,9 @@ type fakeExec struct {
 	checkErr error
 	// execErrs are returned (then consumed) by the next read-only execs: broken streams.
 	execErrs []error
+	// gapStatus is what the primary's archive-backfill.sh --status prints, one answer per call
+	// (the last one repeats).
+	gapStatus []string
 }
 
 var _ kube.Executor = (*fakeExec)(nil)
@@ -61,6 +65,15 @@ func (f *fakeExec) Exec(ctx context.Context, ns, pod, container string, cmd []st
 	f.mu.Lock()
 	f.calls = append(f.calls, cmd)
 	f.mu.Unlock()
+	if pod == "pg1-abc" && container == manifest.ContainerPostgres && cmd[0] == "sh" {
+		if cmd[len(cmd)-1] == "--status" && len(f.gapStatus) > 0 {
+			fmt.Fprint(stdout, f.gapStatus[0])
+			if len(f.gapStatus) > 1 {
+				f.gapStatus = f.gapStatus[1:]
+			}
+		}
+		return nil
+	}
 	if container != Container || pod != "pg1-backrest-shared-repo-abc" {
 		return fmt.Errorf("exec in unexpected pod %s container %s", pod, container)
 	}
@@ -111,6 +124,14 @@ func (f *fakeExec) verbs() []string {
 		w := c[len(c)-1]
 		if c[0] == "pgrep" {
 			w = "pgrep"
+		}
+		if c[0] == "sh" && strings.HasSuffix(c[1], "archive-backfill.sh") {
+			w = strings.Join(c[2:], " ")
+		}
+		for _, a := range c {
+			if conf, ok := strings.CutPrefix(a, "--config=/etc/pgbackrest/"); ok {
+				w += " " + strings.TrimSuffix(conf, ".conf")
+			}
 		}
 		for _, a := range c {
 			if strings.HasPrefix(a, "--repo=") {
@@ -164,7 +185,12 @@ func objects(t *testing.T, spec *cluster.Spec, ready bool) []runtime.Object {
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
 			{Type: corev1.PodReady, Status: status, Reason: "ContainersNotReady"}}},
 	}
-	return []runtime.Object{cm, pod}
+	primary := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pg1-abc", Namespace: "ns", Labels: cluster.Labels(spec.Name, cluster.RolePrimary)},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+	}
+	return []runtime.Object{cm, pod, primary}
 }
 
 func fixture(t *testing.T) []byte {
@@ -550,8 +576,12 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Verdict(); got != "✓ archiving to local (repo1) and s3 (repo2) works" {
-		t.Errorf("verdict %q", got)
+	if got := res.Verdict(); got != "✓ archiving to local (repo1) works\n✓ archiving to s3 (repo2) works" || !res.OK {
+		t.Errorf("verdict %q, ok %v", got, res.OK)
+	}
+	// Each repository is checked on its own: pgBackRest's check has no --repo.
+	if got := ex.verbs(); !slices.Equal(got, []string{"--status", "check check-local", "check check-s3"}) {
+		t.Errorf("execs %q", got)
 	}
 	ex = &fakeExec{checkOut: "ERROR: [082]: WAL segment 000000010000000000000004 was not archived before the 60000ms timeout\n       HINT: check the archive_command\n",
 		checkErr: &kube.ExitError{Code: 82}}
@@ -559,11 +589,55 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Verdict(); got != "✗ archiving to s3 (repo2) fails: ERROR: [082]: WAL segment 000000010000000000000004 was not archived before the 60000ms timeout" {
-		t.Errorf("verdict %q", got)
+	if got := res.Verdict(); got != "✗ archiving to s3 (repo2) fails: ERROR: [082]: WAL segment 000000010000000000000004 was not archived before the 60000ms timeout" || res.OK {
+		t.Errorf("verdict %q, ok %v", got, res.OK)
 	}
-	if got := ex.verbs(); !slices.Equal(got, []string{"check repo=2"}) {
+	if got := ex.verbs(); !slices.Equal(got, []string{"--status", "check check-s3"}) {
 		t.Errorf("execs %q", got)
+	}
+}
+
+// A gap left by an outage is filled before the check; one that stays is named with the backups
+// it limits, and fails the check even when pushing works again.
+func TestCheckReportsAndFillsGaps(t *testing.T) {
+	cs := fake.NewClientset(objects(t, newSpec(pgbackrest.Local, pgbackrest.S3), true)...)
+	gap := "gap s3 3 1764547200 000000010000000000000004 000000010000000000000006\nlog s3 archive-backfill.sh: pushing 000000010000000000000004 to s3 failed: the gap stays and is tried again\n"
+	now := func() time.Time { return time.Unix(1764547200+600, 0) }
+
+	// The backfill fills it: the check passes, having copied.
+	ex := &fakeExec{gapStatus: []string{gap, ""}}
+	d := deps(cs, ex, io.Discard)
+	d.Now = now
+	res, err := Check(t.Context(), d, CheckConfig{Namespace: "ns", Cluster: "pg1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK || !slices.Equal(ex.verbs(), []string{"--status", "s3 60", "--status", "check check-local", "check check-s3"}) {
+		t.Errorf("ok %v, execs %q, verdict %q", res.OK, ex.verbs(), res.Verdict())
+	}
+
+	// S3 is still down: the gap stays.
+	ex = &fakeExec{gapStatus: []string{gap}, info: fixture(t)}
+	d = deps(cs, ex, io.Discard)
+	d.Now = now
+	res, err = Check(t.Context(), d, CheckConfig{Namespace: "ns", Cluster: "pg1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.Verdict()
+	for _, want := range []string{
+		"✓ archiving to local (repo1) works",
+		"✗ archiving to s3 (repo2) works again, but its archive has a gap",
+		"3 WAL segments 000000010000000000000004–000000010000000000000006 missing from s3 (repo2) since 10m ago, not yet copied there",
+		"last backfill: archive-backfill.sh: pushing 000000010000000000000004 to s3 failed",
+		"until the gap is filled, these backups restore only up to the WAL before it: ", fixtureLabel[2],
+	} {
+		if !strings.Contains(v, want) {
+			t.Errorf("verdict lacks %q:\n%s", want, v)
+		}
+	}
+	if res.OK || res.Repositories[1].Gaps[0].Segments != 3 {
+		t.Errorf("ok %v, %+v", res.OK, res.Repositories)
 	}
 }
 

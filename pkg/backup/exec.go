@@ -75,6 +75,11 @@ func target(ctx context.Context, d Deps, ns, name string) (*cluster.Spec, string
 // execRead runs a read-only pgBackRest command and returns its stdout. A transient failure (the
 // exec itself broke, not the command) is retried twice: never use it for backup.
 func execRead(ctx context.Context, d Deps, ns, pod string, cmd []string) ([]byte, error) {
+	return execReadIn(ctx, d, ns, pod, Container, cmd)
+}
+
+// execReadIn is execRead in another container of pod.
+func execReadIn(ctx context.Context, d Deps, ns, pod, container string, cmd []string) ([]byte, error) {
 	wait := d.RetryWait
 	if wait == 0 {
 		wait = time.Second
@@ -89,7 +94,7 @@ func execRead(ctx context.Context, d Deps, ns, pod string, cmd []string) ([]byte
 			}
 		}
 		var stdout, stderr bytes.Buffer
-		err = d.Exec.Exec(ctx, ns, pod, Container, cmd, nil, &stdout, &stderr)
+		err = d.Exec.Exec(ctx, ns, pod, container, cmd, nil, &stdout, &stderr)
 		if err == nil {
 			return stdout.Bytes(), nil
 		}

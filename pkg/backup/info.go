@@ -1,11 +1,16 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
@@ -97,55 +102,188 @@ type CheckConfig struct {
 	Storages []pgbackrest.Storage
 }
 
-// CheckResult is pgBackRest check's verdict.
+// CheckResult is the verdict of `check`: one line per repository checked.
 type CheckResult struct {
 	Cluster string `json:"cluster"`
 	// Storages are the repositories checked.
 	Storages []pgbackrest.Storage `json:"storages"`
 	OK       bool                 `json:"ok"`
-	// Error is pgBackRest's error line when the check failed.
-	Error string `json:"error,omitempty"`
+	// Error is pgBackRest's error line when the check failed (the first failing repository's).
+	Error        string       `json:"error,omitempty"`
+	Repositories []RepoCheck  `json:"repositories,omitempty"`
+	now          func() int64 // for the gaps' ages
 }
 
-// Verdict is the one line that says how the check went.
+// RepoCheck is the check of one repository.
+type RepoCheck struct {
+	Storage pgbackrest.Storage `json:"storage"`
+	OK      bool               `json:"ok"`
+	Error   string             `json:"error,omitempty"`
+	// Gaps are WAL segments archived to another repository but missing here (or lost).
+	Gaps []pgbackrest.ArchiveGap `json:"gaps,omitempty"`
+	// Limited are this repository's backups that cannot be replayed past the first gap.
+	Limited []string `json:"limitedBackups,omitempty"`
+}
+
+// Verdict says how the check went: one line per repository.
 func (r *CheckResult) Verdict() string {
-	if r.OK {
-		return fmt.Sprintf("✓ archiving to %s works", repoNames(r.Storages))
+	var b strings.Builder
+	now := int64(0)
+	if r.now != nil {
+		now = r.now()
 	}
-	return fmt.Sprintf("✗ archiving to %s fails: %s", repoNames(r.Storages), r.Error)
+	for i, rc := range r.Repositories {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		name := repoNames([]pgbackrest.Storage{rc.Storage})
+		switch {
+		case rc.OK && len(rc.Gaps) == 0:
+			fmt.Fprintf(&b, "✓ archiving to %s works", name)
+		case rc.OK:
+			fmt.Fprintf(&b, "✗ archiving to %s works again, but its archive has a gap", name)
+		default:
+			fmt.Fprintf(&b, "✗ archiving to %s fails: %s", name, rc.Error)
+		}
+		for _, g := range rc.Gaps {
+			fmt.Fprintf(&b, "\n  %s", g.Describe(now))
+			if g.LastLog != "" {
+				fmt.Fprintf(&b, "\n  last backfill: %s", g.LastLog)
+			}
+		}
+		if len(rc.Limited) > 0 {
+			fmt.Fprintf(&b, "\n  until the gap is filled, these backups restore only up to the WAL before it: %s", strings.Join(rc.Limited, ", "))
+		}
+	}
+	return b.String()
 }
 
-// Check runs `pgbackrest check` in the repository host pod: it switches WAL and waits until the
-// segment reaches every checked repository. A failing check is a CheckResult with OK false, not an
-// error; errors are for not being able to run it. Check is not retried: it makes PostgreSQL switch
-// WAL.
+// backfillWait bounds a backfill run by check: the segments of a short outage copy in seconds; a
+// longer one goes on in the archive path's own backfills.
+const backfillWait = 2 * time.Minute
+
+// Check proves that archiving reaches each checked repository on its own: it fills a gap left by
+// an outage from the other repository (in the primary's pod), then runs `pgbackrest check` with
+// that repository's configuration in the repository host pod (it switches WAL and waits until the
+// segment is there). A failing check is a CheckResult with OK false, not an error; errors are for
+// not being able to run it. Check is not retried: it makes PostgreSQL switch WAL.
 func Check(ctx context.Context, d Deps, cfg CheckConfig) (*CheckResult, error) {
 	spec, pod, err := target(ctx, d, cfg.Namespace, cfg.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	repo, storages, err := RepoStorages(spec, cfg.Storages)
+	_, storages, err := RepoStorages(spec, cfg.Storages)
 	if err != nil {
 		return nil, err
 	}
-	res := &CheckResult{Cluster: cfg.Cluster, Storages: storages}
+	res := &CheckResult{Cluster: cfg.Cluster, Storages: storages, OK: true, now: func() int64 { return d.now().Unix() }}
+	gaps := fillGaps(ctx, d, spec, storages)
+	for _, s := range storages {
+		rc := RepoCheck{Storage: s}
+		rc.Error, err = checkOne(ctx, d, cfg.Namespace, pod, s)
+		if err != nil {
+			return nil, fmt.Errorf("running pgbackrest check of %s for cluster %s: %w", s, cfg.Cluster, err)
+		}
+		rc.OK = rc.Error == ""
+		for _, g := range gaps {
+			if g.Storage == s {
+				rc.Gaps = append(rc.Gaps, g)
+			}
+		}
+		if len(rc.Gaps) > 0 {
+			rc.Limited = limitedBackups(ctx, d, cfg.Namespace, pod, s)
+		}
+		if !rc.OK || len(rc.Gaps) > 0 {
+			if res.OK {
+				res.Error = rc.Error
+				if res.Error == "" {
+					res.Error = rc.Gaps[0].Describe(d.now().Unix())
+				}
+			}
+			res.OK = false
+		}
+		res.Repositories = append(res.Repositories, rc)
+	}
+	return res, nil
+}
+
+// checkOne runs pgBackRest's check of storage s alone; the returned string is its error line.
+func checkOne(ctx context.Context, d Deps, ns, pod string, s pgbackrest.Storage) (string, error) {
 	var all strings.Builder
 	split := &lineSplitter{fn: func(l string, _ bool) { all.WriteString(l + "\n") }}
 	stdout, stderr := split.writer(false), split.writer(true)
-	err = d.Exec.Exec(ctx, cfg.Namespace, pod, Container, pgbackrest.CheckArgs(Stanza, repo), nil, stdout, stderr)
+	err := d.Exec.Exec(ctx, ns, pod, Container, pgbackrest.CheckRepoArgs(Stanza, s, cluster.ConfigDir), nil, stdout, stderr)
 	stdout.flush()
 	stderr.flush()
 	var ee *kube.ExitError
 	switch {
 	case err == nil:
-		res.OK = true
+		return "", nil
 	case errors.As(err, &ee):
-		res.Error = lastErrorLine(all.String())
-		if res.Error == "" {
-			res.Error = fmt.Sprintf("pgbackrest check exited with code %d: %s", ee.Code, strings.TrimSpace(lastLines(all.String(), 3)))
+		if line := lastErrorLine(all.String()); line != "" {
+			return line, nil
 		}
+		return fmt.Sprintf("pgbackrest check exited with code %d: %s", ee.Code, strings.TrimSpace(lastLines(all.String(), 3))), nil
 	default:
-		return nil, fmt.Errorf("running pgbackrest check for cluster %s: %w", cfg.Cluster, kube.Explain(err, "create", "pods/exec", cfg.Namespace))
+		return "", kube.Explain(err, "create", "pods/exec", ns)
 	}
-	return res, nil
+}
+
+// fillGaps reads the primary's gap lists, runs a backfill for every checked repository that has
+// one, and returns the gaps left. Without a running primary there is nothing to read: check's own
+// run then fails and says so.
+func fillGaps(ctx context.Context, d Deps, spec *cluster.Spec, storages []pgbackrest.Storage) []pgbackrest.ArchiveGap {
+	p, err := cluster.FindPrimaryPod(ctx, d.Client, spec.Namespace, spec.Name)
+	if err != nil {
+		return nil
+	}
+	status := func() []pgbackrest.ArchiveGap {
+		out, err := execReadIn(ctx, d, spec.Namespace, p.Name, manifest.ContainerPostgres, pgbackrest.ArchiveStatusArgs(cluster.ConfigDir))
+		if err != nil {
+			fmt.Fprintf(d.errOut(), "warning: reading the archive gaps of cluster %s: %v\n", spec.Name, err)
+			return nil
+		}
+		return pgbackrest.ParseArchiveStatus(string(out))
+	}
+	gaps := status()
+	filled := false
+	for _, g := range gaps {
+		if g.Lost || !slices.Contains(storages, g.Storage) {
+			continue
+		}
+		fmt.Fprintf(d.errOut(), "  %s: copying them from the other repository\n", g.Describe(d.now().Unix()))
+		bctx, cancel := context.WithTimeout(ctx, backfillWait)
+		var out bytes.Buffer
+		err := d.Exec.Exec(bctx, spec.Namespace, p.Name, manifest.ContainerPostgres,
+			pgbackrest.BackfillArgs(cluster.ConfigDir, g.Storage, int(backfillWait.Seconds())/2), nil, &out, &out)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(d.errOut(), "  copying into %s did not finish: %s\n", g.Storage, strings.TrimSpace(lastLines(out.String(), 1)))
+		}
+		filled = true
+	}
+	if filled {
+		gaps = status()
+	}
+	return gaps
+}
+
+// limitedBackups lists storage s's backup labels: with a gap in its archive none of them can be
+// replayed past the gap's start (new segments join the gap, so nothing after it is there either).
+func limitedBackups(ctx context.Context, d Deps, ns, pod string, s pgbackrest.Storage) []string {
+	out, err := execRead(ctx, d, ns, pod, pgbackrest.InfoArgs(Stanza, pgbackrest.RepoKey(s)))
+	if err != nil {
+		return nil
+	}
+	sum, err := Summarize(out, []pgbackrest.Storage{s}, "")
+	if err != nil {
+		return nil
+	}
+	var labels []string
+	for _, r := range sum.Repositories {
+		for _, b := range r.Backups {
+			labels = append(labels, b.Label)
+		}
+	}
+	return labels
 }

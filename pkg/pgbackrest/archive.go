@@ -271,3 +271,44 @@ func ParseArchiveStatus(out string) []ArchiveGap {
 	slices.SortFunc(gaps, func(a, b ArchiveGap) int { return RepoKey(a.Storage) - RepoKey(b.Storage) })
 	return gaps
 }
+
+// CheckRepoArgs builds `check` of storage s alone, with its check-<storage>.conf in configDir.
+func CheckRepoArgs(stanza string, s Storage, configDir string) []string {
+	return []string{"pgbackrest", "--config=" + configDir + "/" + CheckConfigFile(s), "--stanza=" + stanza, "check"}
+}
+
+// ArchiveStatusArgs prints every gap and lost list (ParseArchiveStatus) in the primary's pod.
+func ArchiveStatusArgs(configDir string) []string {
+	return []string{"sh", configDir + "/" + ArchiveBackfillScript, "--status"}
+}
+
+// BackfillArgs copies storage s's gap from the other repositories in the primary's pod, waiting
+// up to waitSeconds for a backfill already running to finish first.
+func BackfillArgs(configDir string, s Storage, waitSeconds int) []string {
+	return []string{"sh", configDir + "/" + ArchiveBackfillScript, string(s), strconv.Itoa(waitSeconds)}
+}
+
+// Describe says what a gap means for people.
+func (g ArchiveGap) Describe(now int64) string {
+	age := ""
+	if g.Since > 0 && now >= g.Since {
+		age = fmt.Sprintf(" since %s ago", formatAge(now-g.Since))
+	}
+	what := "not yet copied there"
+	if g.Lost {
+		what = "lost: in no repository"
+	}
+	return fmt.Sprintf("%d WAL segments %s–%s missing from %s (repo%d)%s, %s", g.Segments, g.First, g.Last, g.Storage, RepoKey(g.Storage), age, what)
+}
+
+func formatAge(s int64) string {
+	switch {
+	case s < 120:
+		return fmt.Sprintf("%ds", s)
+	case s < 7200:
+		return fmt.Sprintf("%dm", s/60)
+	case s < 172800:
+		return fmt.Sprintf("%dh", s/3600)
+	}
+	return fmt.Sprintf("%dd", s/86400)
+}

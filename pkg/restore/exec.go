@@ -118,31 +118,40 @@ func orNone(s string) string {
 	return s
 }
 
-// Check runs `pgbackrest check` on every repository in the repository host pod. It is read-only
-// (it switches and archives one WAL segment), so a failure is retried twice: right after a
-// promotion the first segments of the new timeline may still be on their way.
-func Check(ctx context.Context, d Deps, spec *cluster.Spec) error {
+// Check runs `pgbackrest check` of each of storages, with that repository's own configuration, in
+// the repository host pod. It is read-only (it switches and archives one WAL segment), so a
+// failure is retried twice: right after a promotion the first segments of the new timeline may
+// still be on their way. A restore checks only the repository it restored from, so that it
+// completes while another repository is down (archiving isolates them).
+func Check(ctx context.Context, d Deps, spec *cluster.Spec, storages ...pgbackrest.Storage) error {
 	d.defaults()
+	if len(storages) == 0 {
+		storages = spec.Storages
+	}
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if attempt > 0 {
-			if serr := sleep(ctx, 5*time.Second); serr != nil {
-				return serr
+	for _, s := range storages {
+		for attempt := 0; attempt < 3; attempt++ {
+			if attempt > 0 {
+				if serr := sleep(ctx, 5*time.Second); serr != nil {
+					return serr
+				}
+			}
+			p, ferr := cluster.FindRepoPod(ctx, d.Client, spec.Namespace, spec.Name)
+			if ferr != nil {
+				err = ferr
+				continue
+			}
+			_, err = capture(ctx, d, spec.Namespace, p.Name, manifest.ContainerPGBackRest, pgbackrest.CheckRepoArgs(pgbackrest.DefaultStanza, s, cluster.ConfigDir))
+			if err == nil {
+				break
 			}
 		}
-		var pod string
-		p, ferr := cluster.FindRepoPod(ctx, d.Client, spec.Namespace, spec.Name)
-		if ferr != nil {
-			err = ferr
-			continue
-		}
-		pod = p.Name
-		_, err = capture(ctx, d, spec.Namespace, pod, manifest.ContainerPGBackRest, pgbackrest.CheckArgs(pgbackrest.DefaultStanza, 0))
-		if err == nil {
-			return nil
+		if err != nil {
+			return fmt.Errorf("pgbackrest check of %s (repo%d) on cluster %s: %w; archiving there does not work yet: see `kubectl pgbackrest check %s --storage=%s`",
+				s, pgbackrest.RepoKey(s), spec.Name, err, spec.Name, s)
 		}
 	}
-	return fmt.Errorf("pgbackrest check on cluster %s: %w; archiving does not work yet: see `kubectl pgbackrest check %s`", spec.Name, err, spec.Name)
+	return nil
 }
 
 // logWriter turns pgBackRest's streamed log into progress: file lines become one progress line,

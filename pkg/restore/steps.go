@@ -348,7 +348,7 @@ func (r *Restore) archiveWAL(ctx context.Context) error {
 		if err == nil {
 			f := strings.Split(out, "|")
 			if len(f) == 4 && walReached(f[0], seg) {
-				return nil
+				return r.archiveReachedStorage(ctx, pod.Namespace, pod.Name, seg)
 			}
 			if len(f) == 4 {
 				last = fmt.Sprintf("last archived %q, last failed %q (%s failures, last at %s)", f[0], f[1], f[2], f[3])
@@ -364,6 +364,48 @@ func (r *Restore) archiveWAL(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// archiveReachedStorage: archive_command has pushed seg to the cluster's first repository; a
+// restore from another one also needs seg there, which an outage may have left in its gap
+// (pgbackrest.RenderArchivePushScript). It fills the gap from the first repository, or stops.
+func (r *Restore) archiveReachedStorage(ctx context.Context, ns, pod, seg string) error {
+	if len(r.Spec.Storages) < 2 || r.Storage == r.Spec.Storages[0] {
+		return nil
+	}
+	gap := func() (*pgbackrest.ArchiveGap, error) {
+		out, err := capture(ctx, r.d, ns, pod, manifest.ContainerPostgres, pgbackrest.ArchiveStatusArgs(cluster.ConfigDir))
+		if err != nil {
+			return nil, fmt.Errorf("reading the archive gaps in pod %s/%s: %w", ns, pod, err)
+		}
+		for _, g := range pgbackrest.ParseArchiveStatus(out) {
+			if g.Storage == r.Storage {
+				return &g, nil
+			}
+		}
+		return nil, nil
+	}
+	g, err := gap()
+	if err != nil || g == nil {
+		return r.archiveProblemIf(err)
+	}
+	fmt.Fprintf(r.d.ErrOut, "  %s: copying them there first\n", g.Describe(r.d.Now().Unix()))
+	if _, err := capture(ctx, r.d, ns, pod, manifest.ContainerPostgres,
+		pgbackrest.BackfillArgs(cluster.ConfigDir, r.Storage, int(archiveWait.Seconds()))); err != nil {
+		r.d.Warn("copying the gap into %s: %v", r.Storage, err)
+	}
+	if g, err = gap(); err != nil || g == nil {
+		return r.archiveProblemIf(err)
+	}
+	return r.archiveProblem(fmt.Errorf("WAL segment %s is archived, but not in %s: %s; restore from %s, or wait until %s is reachable (`kubectl pgbackrest check %s`)",
+		seg, r.Storage, g.Describe(r.d.Now().Unix()), r.Spec.Storages[0], r.Storage, r.Spec.Name))
+}
+
+func (r *Restore) archiveProblemIf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return r.archiveProblem(err)
 }
 
 // walReached says archived (the last file pg_stat_archiver saw archived) is at or past seg, a
@@ -484,7 +526,7 @@ func (r *Restore) skipWhenPaused(context.Context) (bool, error) { return r.pause
 
 // check runs `pgbackrest check` on every repository: archiving works again, on the new timeline.
 func (r *Restore) check(ctx context.Context) error {
-	return Check(ctx, r.d, r.Spec)
+	return Check(ctx, r.d, r.Spec, r.Storage)
 }
 
 // --- backup after --------------------------------------------------------------------------
