@@ -42,7 +42,17 @@ awk -v d="$PGBR_CLUSTER_DIR" '$2 ~ "^"d || $2 ~ "^/run/containerd/" || $2 ~ "^/v
 
 # Network: the pod bridge, CNI allocations and the chains kube-proxy and the portmap plugin made.
 ip link del cni0 2>/dev/null || true
-rm -rf /var/lib/cni/networks/$CNI_NETWORK /var/lib/cni/results
+# Every pod is gone, so every address is free again, but host-local's last_reserved_ip is kept: it
+# allocates round robin from there, so the next run's pods get addresses no pod of this run had
+# (until the /24 wraps), as on a long-lived node, rather than this run's addresses in the same order.
+find "/var/lib/cni/networks/$CNI_NETWORK" -maxdepth 1 -type f ! -name 'last_reserved_ip.*' ! -name lock -delete 2>/dev/null
+rm -rf /var/lib/cni/results
+# Connection tracking entries of this run's pods and Services (established TCP ones live 24 h, as
+# kube-proxy sets them): none may steer a connection of the next run, which may reuse these addresses.
+for flt in "-s $CLUSTER_CIDR" "-d $CLUSTER_CIDR" "-d $SERVICE_CIDR"; do
+  # shellcheck disable=SC2086 # two words each
+  conntrack -D $flt >/dev/null 2>&1 || true
+done
 for table in nat filter mangle; do
   rules=$(iptables-save -t "$table" 2>/dev/null) || continue
   if grep -qE 'KUBE-|CNI-' <<<"$rules"; then
