@@ -196,7 +196,8 @@ func (o *Options) Run(ctx context.Context) error {
 				// PostgreSQL must stop (and archive its last WAL) before the repository host's TLS
 				// server goes: otherwise its shutdown waits on an archiver retrying a dead server.
 				fmt.Fprintf(o.ErrOut, "waiting for PostgreSQL to stop...\n")
-				if err := kube.WaitForPodsGone(ctx, o.Client, ns, cluster.SelectorString(name, cluster.RolePrimary), o.Timeout); err != nil {
+				waiter := kube.Waiter{Client: o.Client, Progress: kube.ProgressTo(o.ErrOut)}
+				if err := waiter.PodsGone(ctx, ns, cluster.SelectorString(name, cluster.RolePrimary), o.Timeout); err != nil {
 					return o.partial(rep, fmt.Errorf("waiting for the primary's pods to stop: %w", err))
 				}
 			}
