@@ -542,7 +542,8 @@ func TestInfo(t *testing.T) {
 	if len(sum.Repositories) != 2 || sum.Repositories[0].Storage != pgbackrest.Local || len(sum.Repositories[0].Backups) != 6 {
 		t.Errorf("summary %+v", sum)
 	}
-	if got := ex.verbs(); !slices.Equal(got, []string{"info", "info", "info"}) {
+	// The gap lists are read from the primary, so the window says no more than the archive holds.
+	if got := ex.verbs(); !slices.Equal(got, []string{"info", "info", "info", "--status"}) {
 		t.Errorf("execs %q", got)
 	}
 
@@ -559,8 +560,17 @@ func TestInfo(t *testing.T) {
 	if len(sum.Repositories) != 1 || sum.Repositories[0].Key != 2 || len(sum.Repositories[0].Backups) != 1 {
 		t.Errorf("summary %+v", sum)
 	}
-	if got := ex.verbs(); !slices.Equal(got, []string{"info repo=2"}) {
+	if got := ex.verbs(); !slices.Equal(got, []string{"info repo=2", "--status"}) {
 		t.Errorf("execs %q", got)
+	}
+
+	ex = &fakeExec{info: fixture(t), gapStatus: []string{"gap s3 1 1764547200 000000010000000000000070 000000010000000000000070\n"}}
+	sum, err = Info(t.Context(), deps(cs, ex, io.Discard), InfoConfig{Namespace: "ns", Cluster: "pg1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3 := sum.Repositories[1]; len(s3.Gaps) != 1 || s3.RecoveryWindow == nil || s3.RecoveryWindow.ToWAL != "00000001000000000000006F" {
+		t.Errorf("s3 with a gap: %+v", s3)
 	}
 
 	_, err = Info(t.Context(), deps(cs, ex, io.Discard), InfoConfig{Namespace: "ns", Cluster: "pg1", Set: "20990101-000000F"})

@@ -47,6 +47,8 @@ func Info(ctx context.Context, d Deps, cfg InfoConfig) (*pgbackrest.Summary, err
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", cfg.Cluster, err)
 	}
+	// pgBackRest's archive range spans a hole an outage left; the window must not.
+	sum.ApplyGaps(archiveGaps(ctx, d, spec))
 	return sum, nil
 }
 
@@ -237,14 +239,7 @@ func fillGaps(ctx context.Context, d Deps, spec *cluster.Spec, storages []pgback
 	if err != nil {
 		return nil
 	}
-	status := func() []pgbackrest.ArchiveGap {
-		out, err := execReadIn(ctx, d, spec.Namespace, p.Name, manifest.ContainerPostgres, pgbackrest.ArchiveStatusArgs(cluster.ConfigDir))
-		if err != nil {
-			fmt.Fprintf(d.errOut(), "warning: reading the archive gaps of cluster %s: %v\n", spec.Name, err)
-			return nil
-		}
-		return pgbackrest.ParseArchiveStatus(string(out))
-	}
+	status := func() []pgbackrest.ArchiveGap { return readGaps(ctx, d, spec, p.Name) }
 	gaps := status()
 	filled := false
 	for _, g := range gaps {
@@ -266,6 +261,25 @@ func fillGaps(ctx context.Context, d Deps, spec *cluster.Spec, storages []pgback
 		gaps = status()
 	}
 	return gaps
+}
+
+// archiveGaps reads the gap lists in the primary's pod; none when no primary runs (nothing is
+// being archived then) or they cannot be read (a warning says so).
+func archiveGaps(ctx context.Context, d Deps, spec *cluster.Spec) []pgbackrest.ArchiveGap {
+	p, err := cluster.FindPrimaryPod(ctx, d.Client, spec.Namespace, spec.Name)
+	if err != nil {
+		return nil
+	}
+	return readGaps(ctx, d, spec, p.Name)
+}
+
+func readGaps(ctx context.Context, d Deps, spec *cluster.Spec, pod string) []pgbackrest.ArchiveGap {
+	out, err := execReadIn(ctx, d, spec.Namespace, pod, manifest.ContainerPostgres, pgbackrest.ArchiveStatusArgs(cluster.ConfigDir))
+	if err != nil {
+		fmt.Fprintf(d.errOut(), "warning: reading the archive gaps of cluster %s: %v\n", spec.Name, err)
+		return nil
+	}
+	return pgbackrest.ParseArchiveStatus(string(out))
 }
 
 // limitedBackups lists storage s's backup labels: with a gap in its archive none of them can be

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -172,6 +173,9 @@ type RepositorySummary struct {
 	Archive *WALRange `json:"archive"`
 	// RecoveryWindow is null when no usable backup exists.
 	RecoveryWindow *RecoveryWindow `json:"recoveryWindow"`
+	// Gaps are WAL segments missing from this repository after an outage (not yet copied from
+	// the other repository, or lost); the window ends before the first.
+	Gaps []ArchiveGap `json:"gaps,omitempty"`
 }
 
 // BackupSummary describes one backup set.
@@ -310,37 +314,97 @@ func summarizeRepo(st Stanza, r RepoInfo) RepositorySummary {
 		}
 	}
 
-	// A set with checksum errors still restores, but the window should not promise it; only sets of
-	// the current history whose WAL is still archived can be followed by the archive.
-	var usable []BackupSummary
+	// Only sets of the current history whose WAL is still archived can be followed by the archive.
 	for i, b := range backups {
 		if b.Database.ID != current || rs.Archive == nil {
 			continue
 		}
 		// Segment names of one history sort like the WAL they name, which is how pgBackRest
 		// computes min and max too.
-		in := b.Archive.Start != "" && b.Archive.Start >= rs.Archive.Min && b.Archive.Stop <= rs.Archive.Max
-		rs.Backups[i].WALInArchive = in
-		if in && !b.Error {
-			usable = append(usable, rs.Backups[i])
-		}
+		rs.Backups[i].WALInArchive = b.Archive.Start != "" && b.Archive.Start >= rs.Archive.Min && b.Archive.Stop <= rs.Archive.Max
 	}
-	if len(usable) > 0 {
-		oldest, newest := usable[0], usable[0]
-		for _, b := range usable {
-			if b.Stop.Before(oldest.Stop) {
-				oldest = b
-			}
-			if b.Stop.After(newest.Stop) {
-				newest = b
-			}
-		}
-		rs.RecoveryWindow = &RecoveryWindow{
-			From:         oldest.Stop,
-			FromBackup:   oldest.Label,
-			ToWAL:        rs.Archive.Max,
-			AtLeastUntil: newest.Stop,
-		}
-	}
+	rs.window(rs.Archive)
 	return rs
+}
+
+// window sets RecoveryWindow from the backups whose WAL lies in archive. A set with checksum
+// errors still restores, but the window does not promise it.
+func (rs *RepositorySummary) window(archive *WALRange) {
+	rs.RecoveryWindow = nil
+	var usable []BackupSummary
+	for _, b := range rs.Backups {
+		if b.WALInArchive && !b.Error {
+			usable = append(usable, b)
+		}
+	}
+	if len(usable) == 0 || archive == nil {
+		return
+	}
+	oldest, newest := usable[0], usable[0]
+	for _, b := range usable {
+		if b.Stop.Before(oldest.Stop) {
+			oldest = b
+		}
+		if b.Stop.After(newest.Stop) {
+			newest = b
+		}
+	}
+	rs.RecoveryWindow = &RecoveryWindow{
+		From:         oldest.Stop,
+		FromBackup:   oldest.Label,
+		ToWAL:        archive.Max,
+		AtLeastUntil: newest.Stop,
+	}
+}
+
+// ApplyGaps makes the summary say no more than the archive holds: pgBackRest's archive range
+// spans a hole left by an outage (segments given up past the backlog bound, or not yet copied
+// from the other repository), so replay stops before a repository's first missing segment. Sets
+// whose WAL reaches into it cannot become consistent, and the window ends before it.
+func (s *Summary) ApplyGaps(gaps []ArchiveGap) {
+	for i := range s.Repositories {
+		rs := &s.Repositories[i]
+		first := ""
+		for _, g := range gaps {
+			if g.Storage == rs.Storage {
+				rs.Gaps = append(rs.Gaps, g)
+				if first == "" || g.First < first {
+					first = g.First
+				}
+			}
+		}
+		if first == "" || rs.Archive == nil || first > rs.Archive.Max {
+			continue
+		}
+		limit := &WALRange{Min: rs.Archive.Min, Max: PreviousSegment(first)}
+		for j, b := range rs.Backups {
+			if b.WALInArchive && b.WALStop > limit.Max {
+				rs.Backups[j].WALInArchive = false
+			}
+		}
+		if limit.Max < limit.Min {
+			limit = nil
+		}
+		rs.window(limit)
+	}
+}
+
+// PreviousSegment is the WAL segment before seg (24 hex digits: timeline, log, segment of 16 MB,
+// 256 to a log); seg itself when it has none or is not a segment name.
+func PreviousSegment(seg string) string {
+	if len(seg) < 24 {
+		return seg
+	}
+	tli, log, n := seg[:8], seg[8:16], seg[16:24]
+	l, err1 := strconv.ParseUint(log, 16, 32)
+	x, err2 := strconv.ParseUint(n, 16, 32)
+	if err1 != nil || err2 != nil || (l == 0 && x == 0) {
+		return seg
+	}
+	if x == 0 {
+		l, x = l-1, 0xFF
+	} else {
+		x--
+	}
+	return fmt.Sprintf("%s%08X%08X", tli, l, x)
 }

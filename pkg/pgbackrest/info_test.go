@@ -86,6 +86,54 @@ func TestSummarizeGolden(t *testing.T) {
 	}
 }
 
+// A gap in a repository's archive ends its window before the first missing segment, and sets
+// whose WAL reaches into it are no longer promised.
+func TestApplyGaps(t *testing.T) {
+	stanzas, err := ParseInfo(readFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Summarize(stanzas[0])
+	local := s.Repositories[0]
+	last := local.Backups[len(local.Backups)-1]
+	before := *local.RecoveryWindow
+	// A gap that starts at the newest set's stop segment: that set is out, the window ends before.
+	s.ApplyGaps([]ArchiveGap{{Storage: Local, Segments: 2, First: last.WALStop, Last: "00000001000000000000007B"}})
+	local = s.Repositories[0]
+	if local.Backups[len(local.Backups)-1].WALInArchive {
+		t.Errorf("set %s reaches into the gap but is still in the archive", last.Label)
+	}
+	w := local.RecoveryWindow
+	if w == nil || w.ToWAL != PreviousSegment(last.WALStop) || w.ToWAL >= before.ToWAL || w.FromBackup != before.FromBackup {
+		t.Fatalf("window %+v, was %+v", w, before)
+	}
+	if len(local.Gaps) != 1 || len(s.Repositories[1].Gaps) != 0 {
+		t.Errorf("gaps %+v / %+v", local.Gaps, s.Repositories[1].Gaps)
+	}
+	if s3 := s.Repositories[1]; s3.RecoveryWindow == nil {
+		t.Error("the other repository's window changed")
+	}
+	// A gap from the oldest archived segment leaves nothing to restore.
+	s.ApplyGaps([]ArchiveGap{{Storage: S3, Lost: true, First: s.Repositories[1].Archive.Min, Last: s.Repositories[1].Archive.Min}})
+	if w := s.Repositories[1].RecoveryWindow; w != nil {
+		t.Errorf("s3 window %+v with a gap from the archive's start", w)
+	}
+}
+
+func TestPreviousSegment(t *testing.T) {
+	for in, want := range map[string]string{
+		"000000010000000000000002": "000000010000000000000001",
+		"000000010000000100000000": "0000000100000000000000FF",
+		"00000002000000000000000A": "000000020000000000000009",
+		"000000010000000000000000": "000000010000000000000000",
+		"history":                  "history",
+	} {
+		if got := PreviousSegment(in); got != want {
+			t.Errorf("PreviousSegment(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestSummarizeEdgeCases(t *testing.T) {
 	pct := uint64(5012)
 	st := Stanza{

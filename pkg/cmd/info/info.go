@@ -180,6 +180,9 @@ func Render(w io.Writer, sum *pgbackrest.Summary) error {
 		} else {
 			fmt.Fprintln(w, "  archive: empty")
 		}
+		for _, g := range r.Gaps {
+			fmt.Fprintf(w, "  archive gap: %s\n", g.Describe(time.Now().Unix()))
+		}
 		if rw := r.RecoveryWindow; rw != nil {
 			fmt.Fprintf(w, "  recoverable: from %s (backup %s) to the end of the archive (WAL %s, at least %s)\n",
 				timeOf(rw.From), rw.FromBackup, rw.ToWAL, timeOf(rw.AtLeastUntil))
