@@ -264,6 +264,11 @@ export PGBR_S3_CA=$PKI/s3-ca.crt
 export PGBR_S3_DATA_DIR=$PGBR_CLUSTER_DIR/s3data
 export PGBR_S3_KEY=$S3_KEY
 export PGBR_S3_KEY_SECRET=$S3_KEY_SECRET
+# For tests that run an S3 server of their own (an outage they can cause): the same binary and
+# certificate (its SANs include DNS:$NODE_IP), on another port of the node.
+export PGBR_S3_SERVER_BIN=$BIN_CACHE/versitygw-$VERSITYGW_VERSION
+export PGBR_S3_CERT=$PKI/s3.crt
+export PGBR_S3_CERT_KEY=$PKI/s3.key
 ENV
   umask 022
 }
