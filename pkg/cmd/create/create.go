@@ -105,7 +105,10 @@ repository host (repo1), "s3" in the namespace's S3 bucket (repo2; create the S3
 with ` + "`kubectl pgbackrest s3 configure`" + `), "local,s3" archives to both.
 
 The storage type is fixed at create. Every step is idempotent: re-run the same command after a
-failure, a timeout or Ctrl-C to resume; on a finished cluster it changes nothing.
+failure, a timeout or Ctrl-C to resume; on a finished cluster it changes nothing. While it waits
+for a pod, a line says why each time that changes; when waiting cannot help (an image that cannot
+be pulled, a StorageClass that does not exist, a pod refused by admission) it stops with exit
+status 1 and the fix. A create that has not finished takes the --image given to its re-run.
 
 --dry-run=client prints the objects and sends nothing. With s3 it reads the S3 Secret when the
 cluster is reachable (a read, nothing is written); otherwise the S3 settings are placeholders,
