@@ -30,6 +30,7 @@ probe_container_security='
       capabilities: {drop: [ALL]}'
 
 probe_server() {
+  local pod
   k apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Namespace
@@ -43,7 +44,8 @@ metadata: {name: probe, namespace: $PROBE_NS}
 spec:
   selector: {app: probe}
   ports: [{port: 80, targetPort: 8080, protocol: TCP}]
----
+YAML
+  pod=$(cat <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: probe-server, namespace: $PROBE_NS, labels: {app: probe}}
@@ -57,6 +59,12 @@ spec:$probe_security
     readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
     resources: {requests: {cpu: 5m, memory: 8Mi}, limits: {memory: 32Mi}}
 YAML
+)
+  # A pod's spec is mostly immutable: when this recipe changed, the old server gives way.
+  k apply -f - >/dev/null 2>&1 <<<"$pod" || {
+    k -n "$PROBE_NS" delete pod probe-server --wait=true >/dev/null 2>&1 || true
+    k apply -f - >/dev/null <<<"$pod"
+  }
 }
 
 # The client's script: each target in turn, resolved with getent (the libc resolver, as psql and
