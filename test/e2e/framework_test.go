@@ -144,10 +144,13 @@ func (ns *Namespace) mustPlugin(timeout time.Duration, args ...string) result {
 func (ns *Namespace) dump() {
 	t := ns.t
 	for _, args := range [][]string{
-		{"get", "all,pvc,cm,secret,lease,events", "-o", "wide"},
-		{"describe", "pods,jobs,deployments,pvc"},
+		{"-n", ns.Name, "get", "all,pvc,cm,secret,lease,events", "-o", "wide"},
+		{"-n", ns.Name, "describe", "pods,jobs,deployments,pvc"},
+		// Every namespace's pods and endpoints with their addresses: a connection that reached another
+		// namespace's server shows here as two pods (or a stale endpoint) with one address.
+		{"get", "pods,endpointslices", "-A", "-o", "wide"},
 	} {
-		r := run(t, "", time.Minute, "kubectl", append([]string{"-n", ns.Name}, args...)...)
+		r := run(t, "", time.Minute, "kubectl", args...)
 		t.Logf("--- kubectl %s ---\n%s%s", strings.Join(args, " "), r.Stdout, r.Stderr)
 	}
 	pods := run(t, "", time.Minute, "kubectl", "-n", ns.Name, "get", "pods", "-o", "name")
