@@ -9,7 +9,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 )
 
 // ErrNoPod and ErrPodNotReady are matched (errors.Is) by FindPrimaryPod's and FindRepoPod's errors.
@@ -52,8 +55,15 @@ func findPod(ctx context.Context, cs kubernetes.Interface, ns, cluster string, r
 		}
 	}
 	p := &pods[0]
-	return nil, fmt.Errorf("cluster %s: %s %w: %s pod %s is %s; see `kubectl -n %s describe pod %s`",
-		cluster, what, ErrPodNotReady, what, p.Name, PodStatus(p), ns, p.Name)
+	why := ""
+	if parsed, err := labels.Parse(sel); err == nil {
+		// The same reading as the waits': the scheduler's reason, an image pull, a crash loop.
+		if w := (kube.Waiter{Client: cs}).Why(ctx, ns, parsed); w != "" {
+			why = " (" + w + ")"
+		}
+	}
+	return nil, fmt.Errorf("cluster %s: %s %w: %s pod %s is %s%s; see `kubectl -n %s describe pod %s`",
+		cluster, what, ErrPodNotReady, what, p.Name, PodStatus(p), why, ns, p.Name)
 }
 
 // PodReady says whether a pod is Running, Ready and not being deleted.

@@ -426,3 +426,30 @@ func (w Waiter) explained(ctx context.Context, t *target, s scope, wait func(con
 	}
 	return err
 }
+
+// Why says, from one read of the cluster, why the pods matching selector are not ready: for a
+// command that needs a ready pod now rather than waiting for one (backup, info, check). "" when
+// there is nothing to say or the reads were refused.
+func (w Waiter) Why(ctx context.Context, ns string, selector labels.Selector, owners ...Owner) string {
+	x := newExplainer(w, scope{namespace: ns, selector: selector, owners: owners})
+	pods, err := w.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return ""
+	}
+	x.pods = cache.NewStore(cache.MetaNamespaceKeyFunc)
+	for i := range pods.Items {
+		_ = x.pods.Add(&pods.Items[i])
+	}
+	// From the API server's watch cache: callers may ask again each second while they poll.
+	if events, err := w.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{ResourceVersion: "0"}); err == nil {
+		x.events = cache.NewStore(cache.MetaNamespaceKeyFunc)
+		for i := range events.Items {
+			_ = x.events.Add(&events.Items[i])
+		}
+	}
+	d, _ := x.update(ctx)
+	if d.Detail != "" {
+		return d.Text + "\n" + d.Detail
+	}
+	return d.Text
+}

@@ -15,6 +15,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
@@ -204,5 +205,18 @@ func TestWaiterJobRefusedAtCreation(t *testing.T) {
 	var stuck *StuckError
 	if !errors.As(err, &stuck) || stuck.Cause != CauseAdmission || !strings.Contains(err.Error(), "ResourceQuota") {
 		t.Fatalf("err = %v, want a *StuckError about the quota", err)
+	}
+}
+
+func TestWhyReadsOnce(t *testing.T) {
+	cs := fake.NewClientset(pod("db-1", waitingIn("ImagePullBackOff", `Back-off pulling image "reg/pg:15": ErrImagePull: not found`)),
+		pod("other", func(p *corev1.Pod) { p.Labels = map[string]string{"app": "other"} }))
+	sel, _ := labels.Parse("app=db")
+	why := Waiter{Client: cs}.Why(context.Background(), "ns", sel)
+	if !strings.Contains(why, `pod db-1 cannot pull image "reg/pg:15": not found`) {
+		t.Errorf("Why = %q", why)
+	}
+	if got := (Waiter{Client: fake.NewClientset()}).Why(context.Background(), "ns", sel); got != "" {
+		t.Errorf("Why without pods = %q, want nothing", got)
 	}
 }
