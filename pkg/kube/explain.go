@@ -270,17 +270,34 @@ func diagnoseFailedCreate(o Observation, now time.Time) (Diagnosis, bool) {
 		// A pod made after the event shows that creating pods works again.
 		if t := eventTime(e); t.After(newest) && t.After(at) {
 			msg, owner, at = e.Message, e.InvolvedObject.Kind+" "+e.InvolvedObject.Name, t
+			if e.InvolvedObject.Kind == "ReplicaSet" {
+				owner = rsOwner // its name changes with each template; the line should not
+			}
 		}
 	}
 	if msg == "" && o.OwnerFailure != "" && len(livePods(o)) == 0 {
-		msg, owner = o.OwnerFailure, "the Deployment's ReplicaSet"
+		msg, owner = o.OwnerFailure, rsOwner
 	}
 	if msg == "" {
 		return Diagnosis{}, false
 	}
+	msg = admissionMessage(msg)
 	d := Diagnosis{Key: "create " + owner, Cause: CauseAdmission, Fix: strings.ReplaceAll(admissionFix(msg), "NAMESPACE", o.Namespace),
-		Text: fmt.Sprintf("%s cannot create its pod: %s", owner, oneLine(msg))}
+		Text: fmt.Sprintf("%s cannot create its pod: %s", owner, msg)}
 	return graced(o, now, d), true
+}
+
+const rsOwner = "the Deployment's ReplicaSet"
+
+var rePodForbidden = regexp.MustCompile(`^pods "[^"]*" is forbidden: `)
+
+// admissionMessage is the API server's refusal without what changes from one attempt to the next
+// (the pod's random name, the event correlator's "combined from similar events").
+func admissionMessage(msg string) string {
+	msg = oneLine(msg)
+	msg = strings.TrimPrefix(msg, "(combined from similar events): ")
+	msg = strings.TrimPrefix(msg, "Error creating: ")
+	return rePodForbidden.ReplaceAllString(msg, "")
 }
 
 func ownedBy(o Observation, ref corev1.ObjectReference) bool {

@@ -47,7 +47,7 @@ func pendingPVC(class string) *corev1.PersistentVolumeClaim {
 
 func TestDiagnose(t *testing.T) {
 	now := t0
-	long := map[string]time.Time{"image reg/pg:15": now.Add(-31 * time.Second), "create ReplicaSet db-7d9": now.Add(-31 * time.Second)}
+	long := map[string]time.Time{"image reg/pg:15": now.Add(-31 * time.Second), "create " + rsOwner: now.Add(-31 * time.Second)}
 	deleting := func(ago time.Duration) func(*corev1.Pod) {
 		return func(p *corev1.Pod) {
 			ts := metav1.NewTime(now.Add(-ago))
@@ -89,7 +89,7 @@ func TestDiagnose(t *testing.T) {
 			obs: Observation{Since: long, Owners: []Owner{{Kind: "ReplicaSet", Name: "db-"}},
 				Events: []corev1.Event{event("ReplicaSet", "db-7d9", "Warning", "FailedCreate",
 					`Error creating: pods "db-7d9-x" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true`, now)}},
-			want: []string{"ReplicaSet db-7d9 cannot create its pod", "violates PodSecurity"}, fatal: true, cause: CauseAdmission},
+			want: []string{"the Deployment's ReplicaSet cannot create its pod: violates PodSecurity"}, fatal: true, cause: CauseAdmission},
 		{name: "a refusal of another ReplicaSet does not count",
 			obs: Observation{Since: long, Owners: []Owner{{Kind: "ReplicaSet", Name: "db-"}},
 				Events: []corev1.Event{event("ReplicaSet", "other-7d9", "Warning", "FailedCreate", "forbidden", now)}},
@@ -227,6 +227,19 @@ func TestEventTimeReadsNewStyleEvents(t *testing.T) {
 	e := latestEvent(o, "Pod", "p", func(corev1.Event) bool { return true })
 	if e == nil || e.Message != "new" {
 		t.Fatalf("latest = %+v, want the series event", e)
+	}
+}
+
+// Each refusal names another pod; the line must stay the same.
+func TestAdmissionLineStaysTheSame(t *testing.T) {
+	owners := []Owner{{Kind: "ReplicaSet", Name: "db-"}}
+	first := Diagnose(Observation{Owners: owners, Events: []corev1.Event{event("ReplicaSet", "db-7d9", "Warning", "FailedCreate",
+		`Error creating: pods "db-7d9-abcde" is forbidden: exceeded quota: q, requested: pods=1`, t0)}}, t0)
+	later := Diagnose(Observation{Owners: owners, Events: []corev1.Event{event("ReplicaSet", "db-7d9", "Warning", "FailedCreate",
+		`(combined from similar events): Error creating: pods "db-7d9-xyz12" is forbidden: exceeded quota: q, requested: pods=1`, t0)}}, t0)
+	condition := Diagnose(Observation{Owners: owners, OwnerFailure: `pods "db-7d9-qwert" is forbidden: exceeded quota: q, requested: pods=1`}, t0)
+	if first.Text != later.Text || first.Text != condition.Text || first.Key != condition.Key || first.Text == "" {
+		t.Errorf("lines differ:\n%s\n%s\n%s", first.Text, later.Text, condition.Text)
 	}
 }
 

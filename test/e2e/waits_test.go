@@ -11,13 +11,15 @@ import (
 )
 
 // TestWaits proves that a wait which cannot end by itself stops early with exit 1 and its cause,
-// and that the corrected command then completes: an image that does not exist, and a StorageClass
+// and that the corrected command then completes: an image that does not exist; a StorageClass
 // that does not exist, found up front with the admin's rights and, as a user of the Role (which
-// cannot read StorageClasses), by the wait from the PV controller's events.
+// cannot read StorageClasses), by the wait from the PV controller's events; pods refused at
+// creation (a ResourceQuota, as Pod Security or an SCC would refuse them).
 func TestWaits(t *testing.T) {
 	t.Run("no-such-image", testWaitsNoSuchImage)
 	t.Run("no-such-storage-class", testWaitsNoSuchStorageClass)
 	t.Run("no-such-storage-class-as-role", testWaitsNoSuchStorageClassAsRole)
+	t.Run("refused-by-quota", testWaitsRefusedByQuota)
 }
 
 // failsFast is the bound the issue sets: "well under a minute".
@@ -55,8 +57,8 @@ func testWaitsNoSuchImage(t *testing.T) {
 	if strings.Contains(r.Stderr, "re-run the same command to resume") {
 		t.Errorf("stderr says a re-run of the same command would help:\n%s", r.Stderr)
 	}
-	// One progress line per change, not per poll: the explanation is short.
-	if n := strings.Count(r.Stderr, "cannot pull image"); n > 4 {
+	// One progress line per change, not per poll: the line once, then the error.
+	if n := strings.Count(r.Stderr, "cannot pull image"); n > 2 {
 		t.Errorf("%d lines say the pull failed; want one per change:\n%s", n, r.Stderr)
 	}
 
@@ -101,5 +103,28 @@ func testWaitsNoSuchStorageClassAsRole(t *testing.T) {
 	r, took := timed(func() result { return ns.plugin(6*time.Minute, append(args, "--storage-class", "nosuch", "--timeout", "5m")...) })
 	mustFailFast(t, r, took, `StorageClass "nosuch" does not exist`, "kubectl pgbackrest delete "+c)
 	ns.mustPlugin(3*time.Minute, "--kubeconfig", kc, "delete", c, "--delete-data", "--yes", "--timeout", "2m")
+	ns.mustPlugin(10*time.Minute, append(args, "--timeout", "8m")...)
+}
+
+func testWaitsRefusedByQuota(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, "waits-quota")
+	ns.apply(`apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: no-pods
+spec:
+  hard:
+    pods: "0"
+`)
+	c := clusterName(ns)
+	args := []string{"create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi"}
+	r, took := timed(func() result { return ns.plugin(6*time.Minute, append(args, "--timeout", "5m")...) })
+	mustFailFast(t, r, took, "cannot create its pod", "exceeded quota", "ResourceQuota")
+	// Every refusal names another pod: still one progress line, and the error.
+	if n := strings.Count(r.Stderr, "cannot create its pod"); n > 2 {
+		t.Errorf("%d lines say the pod cannot be created; want one per change:\n%s", n, r.Stderr)
+	}
+	ns.kubectl(time.Minute, "delete", "resourcequota", "no-pods")
 	ns.mustPlugin(10*time.Minute, append(args, "--timeout", "8m")...)
 }
