@@ -478,8 +478,10 @@ func diagnoseNotReady(o Observation, now time.Time) (Diagnosis, bool) {
 		// Mount and attach failures while the pod is created, failed probes once it runs.
 		// The kubelet's Failed and BackOff events are about pulls and crashes, which the container
 		// states explain better; FailedScheduling is the PodScheduled condition's.
+		// A probe or two failing while PostgreSQL starts is normal: only a third is news.
 		e := latestEvent(o, "Pod", p.Name, func(e corev1.Event) bool {
-			return e.Type == corev1.EventTypeWarning && e.Reason != "FailedScheduling" && e.Reason != "Failed" && e.Reason != "BackOff"
+			return e.Type == corev1.EventTypeWarning && e.Reason != "FailedScheduling" && e.Reason != "Failed" && e.Reason != "BackOff" &&
+				(e.Reason != "Unhealthy" || eventCount(e) >= 3)
 		})
 		if e != nil {
 			return Diagnosis{Key: "pod " + p.Name + " " + e.Reason,
@@ -518,6 +520,14 @@ func eventTime(e corev1.Event) time.Time {
 		t = later(e.FirstTimestamp.Time, e.CreationTimestamp.Time)
 	}
 	return t
+}
+
+// eventCount is how many times an event happened, old-style (Count) or new-style (Series).
+func eventCount(e corev1.Event) int32 {
+	if e.Series != nil {
+		return max(e.Series.Count, e.Count)
+	}
+	return max(e.Count, 1)
 }
 
 func later(a, b time.Time) time.Time {

@@ -39,6 +39,11 @@ func event(kind, name, typ, reason, msg string, at time.Time) corev1.Event {
 		Type:           typ, Reason: reason, Message: msg, LastTimestamp: metav1.NewTime(at)}
 }
 
+func withCount(e corev1.Event, n int32) corev1.Event {
+	e.Count = n
+	return e
+}
+
 func pendingPVC(class string) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"},
 		Spec:   corev1.PersistentVolumeClaimSpec{StorageClassName: &class},
@@ -151,10 +156,14 @@ func TestDiagnose(t *testing.T) {
 			obs: Observation{Pods: []*corev1.Pod{pod("db-new", running)},
 				Logs: map[string]string{"db-new/postgres": "fence: " + FenceWaitLine + " (pid 12 on node1)\n"}},
 			want: []string{"db-new is " + FenceWaitLine}},
-		{name: "a failing readiness probe",
+		{name: "a readiness probe that keeps failing",
 			obs: Observation{Pods: []*corev1.Pod{pod("db-1", running)},
-				Events: []corev1.Event{event("Pod", "db-1", "Warning", "Unhealthy", "Readiness probe failed: no response", now)}},
+				Events: []corev1.Event{withCount(event("Pod", "db-1", "Warning", "Unhealthy", "Readiness probe failed: no response", now), 3)}},
 			want: []string{"db-1 is not ready: Unhealthy: Readiness probe failed"}},
+		{name: "a readiness probe failing once while PostgreSQL starts is no news",
+			obs: Observation{Pods: []*corev1.Pod{pod("db-1", running)},
+				Events: []corev1.Event{withCount(event("Pod", "db-1", "Warning", "Unhealthy", "Readiness probe failed: rejecting connections", now), 1)}},
+			want: nil},
 		{name: "a ready pod is no news",
 			obs: Observation{Pods: []*corev1.Pod{pod("db-1", func(p *corev1.Pod) {
 				running(p)
