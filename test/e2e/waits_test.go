@@ -77,7 +77,9 @@ func testWaitsNoSuchStorageClass(t *testing.T) {
 	ns := newNamespace(t, "waits-sc")
 	c := clusterName(ns)
 	args := []string{"create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi"}
-	r, took := timed(func() result { return ns.plugin(6*time.Minute, append(args, "--storage-class", "nosuch", "--timeout", "5m")...) })
+	r, took := timed(func() result {
+		return ns.plugin(6*time.Minute, append(args, "--storage-class", "nosuch", "--timeout", "5m")...)
+	})
 	mustFailFast(t, r, took, "nosuch", "kubectl get storageclass")
 	if left := ns.kubectl(time.Minute, "get", "configmaps,pvc,deployments", "-l", "app.kubernetes.io/instance="+c, "-o", "name"); left != "" {
 		t.Errorf("a refused create left objects behind:\n%s", left)
@@ -100,7 +102,9 @@ func testWaitsNoSuchStorageClassAsRole(t *testing.T) {
 	kc := saKubeconfig(t, ns, "dba")
 	c := clusterName(ns)
 	args := []string{"--kubeconfig", kc, "create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi"}
-	r, took := timed(func() result { return ns.plugin(6*time.Minute, append(args, "--storage-class", "nosuch", "--timeout", "5m")...) })
+	r, took := timed(func() result {
+		return ns.plugin(6*time.Minute, append(args, "--storage-class", "nosuch", "--timeout", "5m")...)
+	})
 	mustFailFast(t, r, took, `StorageClass "nosuch" does not exist`, "kubectl pgbackrest delete "+c)
 	ns.mustPlugin(3*time.Minute, "--kubeconfig", kc, "delete", c, "--delete-data", "--yes", "--timeout", "2m")
 	ns.mustPlugin(10*time.Minute, append(args, "--timeout", "8m")...)
