@@ -164,6 +164,13 @@ func (r *CheckResult) Verdict() string {
 // longer one goes on in the archive path's own backfills.
 const backfillWait = 2 * time.Minute
 
+// backfillLockWait is how long, in seconds, check waits for a backfill the archive path started:
+// one attempt of it is bounded by a few pushes' timeouts.
+const backfillLockWait = 30
+
+// limitedInfoWait bounds the info that lists the backups a gap limits.
+const limitedInfoWait = 15 * time.Second
+
 // Check proves that archiving reaches each checked repository on its own: it fills a gap left by
 // an outage from the other repository (in the primary's pod), then runs `pgbackrest check` with
 // that repository's configuration in the repository host pod (it switches WAL and waits until the
@@ -182,16 +189,19 @@ func Check(ctx context.Context, d Deps, cfg CheckConfig) (*CheckResult, error) {
 	gaps := fillGaps(ctx, d, spec, storages)
 	for _, s := range storages {
 		rc := RepoCheck{Storage: s}
-		rc.Error, err = checkOne(ctx, d, cfg.Namespace, pod, s)
-		if err != nil {
-			return nil, fmt.Errorf("running pgbackrest check of %s for cluster %s: %w", s, cfg.Cluster, err)
-		}
-		rc.OK = rc.Error == ""
 		for _, g := range gaps {
 			if g.Storage == s {
 				rc.Gaps = append(rc.Gaps, g)
 			}
 		}
+		if slices.ContainsFunc(rc.Gaps, func(g pgbackrest.ArchiveGap) bool { return !g.Lost }) {
+			// New segments join a gap until it is copied: pgBackRest's check would wait its whole
+			// archive-timeout for one that cannot come yet.
+			rc.Error = "the segments below could not be copied there yet, and new segments wait behind them"
+		} else if rc.Error, err = checkOne(ctx, d, cfg.Namespace, pod, s); err != nil {
+			return nil, fmt.Errorf("running pgbackrest check of %s for cluster %s: %w", s, cfg.Cluster, err)
+		}
+		rc.OK = rc.Error == ""
 		if len(rc.Gaps) > 0 {
 			rc.Limited = limitedBackups(ctx, d, cfg.Namespace, pod, s)
 		}
@@ -250,7 +260,7 @@ func fillGaps(ctx context.Context, d Deps, spec *cluster.Spec, storages []pgback
 		bctx, cancel := context.WithTimeout(ctx, backfillWait)
 		var out bytes.Buffer
 		err := d.Exec.Exec(bctx, spec.Namespace, p.Name, manifest.ContainerPostgres,
-			pgbackrest.BackfillArgs(cluster.ConfigDir, g.Storage, int(backfillWait.Seconds())/2), nil, &out, &out)
+			pgbackrest.BackfillArgs(cluster.ConfigDir, g.Storage, backfillLockWait), nil, &out, &out)
 		cancel()
 		if err != nil {
 			fmt.Fprintf(d.errOut(), "  copying into %s did not finish: %s\n", g.Storage, strings.TrimSpace(lastLines(out.String(), 1)))
@@ -285,6 +295,9 @@ func readGaps(ctx context.Context, d Deps, spec *cluster.Spec, pod string) []pgb
 // limitedBackups lists storage s's backup labels: with a gap in its archive none of them can be
 // replayed past the gap's start (new segments join the gap, so nothing after it is there either).
 func limitedBackups(ctx context.Context, d Deps, ns, pod string, s pgbackrest.Storage) []string {
+	// The repository may be the one that is down: a hung S3 must not hold check up.
+	ctx, cancel := context.WithTimeout(ctx, limitedInfoWait)
+	defer cancel()
 	out, err := execRead(ctx, d, ns, pod, pgbackrest.InfoArgs(Stanza, pgbackrest.RepoKey(s)))
 	if err != nil {
 		return nil

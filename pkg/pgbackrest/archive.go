@@ -35,8 +35,12 @@ const (
 	ArchiveStateDir = "/pgdata/archive-state"
 	// ArchivePushTimeout bounds one push to a repository that is not the first, and each step of a
 	// backfill, in seconds: a hung S3 then delays the archiving of one segment by at most this
-	// long, after which the repository is in gap mode and costs nothing more.
-	ArchivePushTimeout = 15
+	// long, after which the repository is in gap mode and costs nothing more. A healthy push of a
+	// 16 MB segment takes well under a second in a cluster; a slow one only goes to the gap.
+	ArchivePushTimeout = 5
+	// CheckTimeout bounds one repository's `pgbackrest check`, in seconds: archive-timeout (60 s)
+	// plus time to connect.
+	CheckTimeout = 120
 	// ArchiveMustTimeout bounds a push to the first repository, in seconds: pgBackRest's own
 	// retries stop at io-timeout, this is the backstop for a connection that hangs.
 	ArchiveMustTimeout = 60
@@ -165,7 +169,7 @@ done
 exit 0
 `
 
-var archiveBackfillTemplate = scriptCommon + `# archive-backfill.sh STORAGE [WAIT_SECONDS]: copy the segments of STORAGE's gap, oldest first,
+var archiveBackfillTemplate = scriptCommon + `# archive-backfill.sh STORAGE [WAIT_SECONDS [RETRIES]]: copy the segments of STORAGE's gap, oldest first,
 # from another repository. archive-backfill.sh --status prints every gap and lost list.
 all="%[4]s"
 if [ "${1:-}" = --status ]; then
@@ -220,12 +224,15 @@ fill() {
   done
 }
 # A segment archived while an attempt runs asks for another (archive-push.sh touches the flag):
-# its own start found this backfill holding the lock and left.
+# its own start found this backfill holding the lock and left. Two more at most: while the
+# repository stays down, the next segment's own backfill tries again.
+tries=0
 while :; do
   rm -f "$state/$r.backfill-wanted"
   rm -rf "$tmp" && mkdir -p "$tmp"
   fill && break
-  [ -e "$state/$r.backfill-wanted" ] || exit 1
+  tries=$((tries + 1))
+  [ -e "$state/$r.backfill-wanted" ] && [ $tries -le "${3:-2}" ] || exit 1
 done
 rm -rf "$tmp"
 exit 0
@@ -274,7 +281,8 @@ func ParseArchiveStatus(out string) []ArchiveGap {
 
 // CheckRepoArgs builds `check` of storage s alone, with its check-<storage>.conf in configDir.
 func CheckRepoArgs(stanza string, s Storage, configDir string) []string {
-	return []string{"pgbackrest", "--config=" + configDir + "/" + CheckConfigFile(s), "--stanza=" + stanza, "check"}
+	return []string{"timeout", "-k", "5", strconv.Itoa(CheckTimeout),
+		"pgbackrest", "--config=" + configDir + "/" + CheckConfigFile(s), "--stanza=" + stanza, "check"}
 }
 
 // ArchiveStatusArgs prints every gap and lost list (ParseArchiveStatus) in the primary's pod.
@@ -283,9 +291,10 @@ func ArchiveStatusArgs(configDir string) []string {
 }
 
 // BackfillArgs copies storage s's gap from the other repositories in the primary's pod, waiting
-// up to waitSeconds for a backfill already running to finish first.
+// up to waitSeconds for a backfill already running to finish first. It makes one attempt: the
+// plugin reports a repository still down rather than wait on it.
 func BackfillArgs(configDir string, s Storage, waitSeconds int) []string {
-	return []string{"sh", configDir + "/" + ArchiveBackfillScript, string(s), strconv.Itoa(waitSeconds)}
+	return []string{"sh", configDir + "/" + ArchiveBackfillScript, string(s), strconv.Itoa(waitSeconds), "0"}
 }
 
 // Describe says what a gap means for people.
