@@ -640,7 +640,7 @@ func TestCheckReportsAndFillsGaps(t *testing.T) {
 		"✗ archiving to s3 (repo2) fails: the segments below could not be copied there yet, and new segments wait behind them",
 		"3 WAL segments 000000010000000000000004–000000010000000000000006 missing from s3 (repo2) since 10m ago, not yet copied there",
 		"last backfill: archive-backfill.sh: pushing 000000010000000000000004 to s3 failed",
-		"until the gap is filled, these backups restore only up to the WAL before it: ", fixtureLabel[2],
+		"until the gap is filled, a restore from s3 (repo2) replays only up to WAL 000000010000000000000003: its backups 20261125-002351F", fixtureLabel[2],
 	} {
 		if !strings.Contains(v, want) {
 			t.Errorf("verdict lacks %q:\n%s", want, v)

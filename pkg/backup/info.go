@@ -153,8 +153,17 @@ func (r *CheckResult) Verdict() string {
 				fmt.Fprintf(&b, "\n  last backfill: %s", g.LastLog)
 			}
 		}
-		if len(rc.Limited) > 0 {
-			fmt.Fprintf(&b, "\n  until the gap is filled, these backups restore only up to the WAL before it: %s", strings.Join(rc.Limited, ", "))
+		if len(rc.Gaps) > 0 {
+			first := rc.Gaps[0].First
+			for _, g := range rc.Gaps {
+				first = min(first, g.First)
+			}
+			backups := "its backups (not listed: the repository did not answer)"
+			if len(rc.Limited) > 0 {
+				backups = "its backups " + strings.Join(rc.Limited, ", ")
+			}
+			fmt.Fprintf(&b, "\n  until the gap is filled, a restore from %s replays only up to WAL %s: %s cannot reach the present",
+				name, pgbackrest.PreviousSegment(first), backups)
 		}
 	}
 	return b.String()

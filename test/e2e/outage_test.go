@@ -156,7 +156,8 @@ func testArchiveOutage(t *testing.T, fault string) {
 	chk := ns.plugin(5*time.Minute, "check", c, "--timeout", "4m")
 	t.Logf("check during the outage: exit %d\n%s%s", chk.Code, chk.Stdout, chk.Stderr)
 	if chk.Code == 0 || !strings.Contains(chk.Stdout, "✓ archiving to local (repo1) works") ||
-		!strings.Contains(chk.Stdout, "s3 (repo2)") || !strings.Contains(chk.Stdout, "missing from s3 (repo2)") {
+		!strings.Contains(chk.Stdout, "✗ archiving to s3 (repo2)") || !strings.Contains(chk.Stdout, "missing from s3 (repo2)") ||
+		!strings.Contains(chk.Stdout, "a restore from s3 (repo2) replays only up to WAL") {
 		t.Errorf("check during the outage must pass for local and name s3 with its gap:\n%s", chk.Stdout)
 	}
 
