@@ -31,9 +31,13 @@ const DefaultGrace = 30 * time.Second
 // stuckTerminating is how long past its grace period a pod still terminating is called stuck.
 const stuckTerminating = 15 * time.Second
 
-// FenceWaitLine is what the primary's container logs while the previous PostgreSQL on its data
-// volume still holds the volume's fence: the replacement is progressing, not stuck.
-const FenceWaitLine = "waiting for the previous PostgreSQL on this volume to stop"
+// FenceWaitLine and FenceWaitRepoLine are what a primary's and a repository host's container log
+// while the previous server on their volume still holds its fence (pkg/manifest): the replacement
+// is progressing, not stuck.
+const (
+	FenceWaitLine     = "waiting for the previous PostgreSQL on this volume to stop"
+	FenceWaitRepoLine = "waiting for the previous repository host on this volume to stop"
+)
 
 // Observation is what the explainer read for one object waited for.
 type Observation struct {
@@ -460,10 +464,16 @@ func diagnoseFence(o Observation, now time.Time) (Diagnosis, bool) {
 			continue
 		}
 		for _, cs := range containerStatuses(p) {
-			if cs.State.Running != nil && strings.Contains(lastLines(o.Logs[p.Name+"/"+cs.Name], 3), FenceWaitLine) {
-				return Diagnosis{Key: "fence " + p.Name,
-					Text: fmt.Sprintf("pod %s is %s (its container %s says so): it starts once the old one has stopped",
-						p.Name, FenceWaitLine, cs.Name)}, true
+			if cs.State.Running == nil {
+				continue
+			}
+			logs := lastLines(o.Logs[p.Name+"/"+cs.Name], 3)
+			for _, line := range []string{FenceWaitLine, FenceWaitRepoLine} {
+				if strings.Contains(logs, line) {
+					return Diagnosis{Key: "fence " + p.Name,
+						Text: fmt.Sprintf("pod %s is %s (its container %s says so): it starts once the old one has stopped",
+							p.Name, line, cs.Name)}, true
+				}
 			}
 		}
 	}

@@ -1,5 +1,6 @@
 // Package manifest builds every Kubernetes object of a cluster from its spec. The builders are pure
-// (k8s.io/api and apimachinery only, no client-go) and deterministic, and set TypeMeta so that
+// (k8s.io/api and apimachinery objects; from pkg/kube only the fence's log lines, which its waits
+// recognise) and deterministic, and set TypeMeta so that
 // `--dry-run=client -o yaml` prints complete objects. The names, labels, paths and mounts follow
 // docs/architecture.md.
 package manifest
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
@@ -232,9 +234,9 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 	return deployment(spec, n.Primary(), cluster.RolePrimary, pod, nil)
 }
 
-// FenceWaitMessage is what a primary (or repository host) container logs while the previous
-// one on its volume still runs; kube's waits show it as progress.
-const FenceWaitMessage = "waiting for the previous PostgreSQL on this volume to stop"
+// FenceWaitMessage is what a primary container logs while the previous one on its volume still
+// runs; kube's waits recognise it (and the repository host's) as progress.
+const FenceWaitMessage = kube.FenceWaitLine
 
 // Fence files, on the volumes they guard (docs/architecture.md, "One PostgreSQL per data volume").
 const (
@@ -324,7 +326,7 @@ func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment 
 	if spec.Has(pgbackrest.Local) {
 		// Two pgBackRest servers on one repository would run backups and expires side by side
 		// (pgBackRest's own locks are in each pod's lock-path): the same fence as the data volume's.
-		server.Command = []string{"/bin/sh", "-c", "set -e\n" + fenced(RepoFence, "waiting for the previous repository host on this volume to stop") + "exec pgbackrest server\n"}
+		server.Command = []string{"/bin/sh", "-c", "set -e\n" + fenced(RepoFence, kube.FenceWaitRepoLine) + "exec pgbackrest server\n"}
 		server.VolumeMounts = append([]corev1.VolumeMount{{Name: volRepo, MountPath: cluster.RepoMountPath}}, server.VolumeMounts...)
 		volumes = append(volumes, corev1.Volume{Name: volRepo, VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.RepoPVC()}}})
