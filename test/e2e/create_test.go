@@ -46,9 +46,15 @@ func clusterName(ns *Namespace) string {
 // environment of the plugin's process only.
 func s3Configure(t *testing.T, ns *Namespace) {
 	t.Helper()
+	s3ConfigureEndpoint(t, ns, env(t, "PGBR_S3_ENDPOINT"))
+}
+
+// s3ConfigureEndpoint is s3Configure with another S3 endpoint (an S3 server of the test's own).
+func s3ConfigureEndpoint(t *testing.T, ns *Namespace, endpoint string) {
+	t.Helper()
 	r := runEnv(t, []string{"AWS_ACCESS_KEY_ID=" + env(t, "PGBR_S3_KEY"), "AWS_SECRET_ACCESS_KEY=" + env(t, "PGBR_S3_KEY_SECRET")},
 		"", time.Minute, "kubectl", "pgbackrest", "-n", ns.Name, "s3", "configure",
-		"--bucket", env(t, "PGBR_S3_BUCKET"), "--endpoint", env(t, "PGBR_S3_ENDPOINT"), "--region", env(t, "PGBR_S3_REGION"),
+		"--bucket", env(t, "PGBR_S3_BUCKET"), "--endpoint", endpoint, "--region", env(t, "PGBR_S3_REGION"),
 		"--uri-style", "path", "--ca-bundle", env(t, "PGBR_S3_CA"), "--key-from-env")
 	if r.Code != 0 {
 		t.Fatalf("s3 configure: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)

@@ -97,13 +97,7 @@ func testArchiveOutage(t *testing.T, fault string) {
 	ns := newNamespace(t, "outage-"+fault)
 	s3 := startS3Server(t)
 	c := clusterName(ns)
-	r := runEnv(t, []string{"AWS_ACCESS_KEY_ID=" + env(t, "PGBR_S3_KEY"), "AWS_SECRET_ACCESS_KEY=" + env(t, "PGBR_S3_KEY_SECRET")},
-		"", time.Minute, "kubectl", "pgbackrest", "-n", ns.Name, "s3", "configure",
-		"--bucket", env(t, "PGBR_S3_BUCKET"), "--endpoint", s3.endpoint, "--region", env(t, "PGBR_S3_REGION"),
-		"--uri-style", "path", "--ca-bundle", env(t, "PGBR_S3_CA"), "--key-from-env")
-	if r.Code != 0 {
-		t.Fatalf("s3 configure: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
-	}
+	s3ConfigureEndpoint(t, ns, s3.endpoint)
 	removeS3Repo(t, c)
 	ns.mustPlugin(10*time.Minute, createArgs(t, c, "local,s3")...)
 	ns.sql(c, "create table t (id bigserial primary key, pad text)")
