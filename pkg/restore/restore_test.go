@@ -41,6 +41,8 @@ type fakeExec struct {
 	info  []byte
 	Errs  map[string]error
 	Calls []string
+	// gapStatus answers archive-backfill.sh --status, one per call (the last one repeats).
+	gapStatus []string
 }
 
 var _ kube.Executor = (*fakeExec)(nil)
@@ -67,6 +69,11 @@ func (f *fakeExec) Exec(_ context.Context, _, pod, container string, cmd []strin
 		out = "f||"
 	case strings.Contains(line, "pg_is_in_recovery()"):
 		out = "f"
+	case strings.HasSuffix(line, "archive-backfill.sh --status") && len(f.gapStatus) > 0:
+		out = f.gapStatus[0]
+		if len(f.gapStatus) > 1 {
+			f.gapStatus = f.gapStatus[1:]
+		}
 	}
 	_, err := io.WriteString(stdout, out+"\n")
 	return err
@@ -594,6 +601,41 @@ func TestArchiveStuck(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.checkRestored(r2.PVC)
+}
+
+// A restore from s3 of a local,s3 cluster needs the old primary's last segment in s3: an outage
+// may have left it in s3's gap. The gap is copied first; one that stays stops the restore before
+// anything destructive, unless --force.
+func TestArchiveGapInRestoredRepository(t *testing.T) {
+	gap := "gap s3 2 1795568400 00000001000000000000007F 000000010000000000000080\n"
+	w := newWorld(t)
+	w.exec.gapStatus = []string{gap}
+	r, err := w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.S3}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Run(context.Background(), &recorder{})
+	if err == nil || !strings.Contains(err.Error(), "archiving stuck") || !strings.Contains(err.Error(), "not in s3") ||
+		!strings.Contains(err.Error(), "restore from local") {
+		t.Fatalf("err = %v, want archiving stuck naming the gap in s3", err)
+	}
+	if _, err := w.cs.AppsV1().Deployments(ns).Get(context.Background(), "db", metav1.GetOptions{}); err != nil {
+		t.Fatalf("primary Deployment deleted: %v", err)
+	}
+	if !slices.ContainsFunc(w.exec.Calls, func(c string) bool { return strings.HasSuffix(c, "archive-backfill.sh s3 120 0") }) {
+		t.Errorf("no backfill of s3 before giving up: %q", w.exec.Calls)
+	}
+
+	// The backfill fills it: the restore goes on.
+	w.exec.gapStatus = []string{gap, ""}
+	r, err = w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.S3}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(context.Background(), &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	w.checkRestored(r.PVC)
 }
 
 func TestCanonical(t *testing.T) {
