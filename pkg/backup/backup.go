@@ -93,6 +93,11 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A restore half done has stopped (or replaced) the primary: a backup now would back up
+	// the wrong data or fail half way, and its expire could remove the set being restored.
+	if err := cluster.RefuseMidRestore(ctx, d.Client, cfg.Namespace, cfg.Cluster, "backup"); err != nil {
+		return nil, refused(err)
+	}
 	storages, err := BackupStorages(spec, cfg.Storages)
 	if err != nil {
 		return nil, err
@@ -371,4 +376,12 @@ func FormatBytes(b uint64) string {
 		return fmt.Sprintf("%dB", b)
 	}
 	return fmt.Sprintf("%.1f%s", v, units[i])
+}
+
+// refused marks a refusal to run beside a restore as a usage error (nothing was changed).
+func refused(err error) error {
+	if errors.Is(err, cluster.ErrRestoreInProgress) {
+		return exitcode.Usage(err)
+	}
+	return err
 }

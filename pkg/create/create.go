@@ -208,6 +208,11 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 	case err != nil:
 		return nil, nil, kube.Explain(err, "get", "configmaps", cfg.Namespace)
 	default:
+		// A create now would bring the old primary back on the old PVC, taking writes the
+		// restore then drops.
+		if err := cluster.CheckNoRestore(cm, "create"); err != nil {
+			return nil, nil, exitcode.Usage(err)
+		}
 		if !slices.Equal(stored.Storages, cfg.Storages) {
 			return nil, nil, exitcode.Usage(fmt.Errorf("%w: cluster %s has %s, not %s; keep --storage=%s, or create another cluster",
 				ErrStorageFixed, cfg.Name, storageString(stored.Storages), storageString(cfg.Storages), storageString(stored.Storages)))

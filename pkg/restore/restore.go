@@ -35,10 +35,13 @@ import (
 // Annotations on the cluster ConfigMap that carry a restore in progress. All of them are removed
 // together, in one update, when the restore finishes: their absence is the "done" marker.
 const (
-	AnnotationID     = cluster.AnnotationRestorePrefix + "id"
-	AnnotationTarget = cluster.AnnotationRestorePrefix + "target"
-	AnnotationPhase  = cluster.AnnotationRestorePrefix + "phase"
-	AnnotationPVC    = cluster.AnnotationRestorePrefix + "pvc"
+	AnnotationID     = cluster.AnnotationRestoreID
+	AnnotationTarget = cluster.AnnotationRestoreTarget
+	AnnotationPhase  = cluster.AnnotationRestorePhase
+	AnnotationPVC    = cluster.AnnotationRestorePVC
+	// AnnotationOldPVC is the live data PVC when the restore was recorded: the one kept and
+	// retired, which a resume after the new primary started can no longer read from the spec.
+	AnnotationOldPVC = cluster.AnnotationRestoreOldPVC
 )
 
 // Annotations on the cluster ConfigMap that describe the last finished restore.
@@ -90,6 +93,10 @@ const archiveWait = 2 * time.Minute
 
 // ErrInProgress is wrapped when another restore of the cluster is half done with another target.
 var ErrInProgress = errors.New("another restore is in progress")
+
+// ErrBackupRunning is wrapped when pgBackRest holds the stanza's backup lock (a backup or expire
+// runs in the repository host): a restore must not start then.
+var ErrBackupRunning = errors.New("a backup is running")
 
 // Config is what the user asked for.
 type Config struct {
@@ -324,6 +331,9 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 			r.Resumed = true
 			r.ID = id
 			r.PVC = ann[AnnotationPVC]
+			if old := ann[AnnotationOldPVC]; old != "" {
+				r.OldPVC = old
+			}
 		default:
 			return nil, exitcode.Usage(fmt.Errorf("%w on cluster %s: restore %s (%s) stopped at phase %q; "+
 				"re-run it with the same storage and target to finish it, or pass --abandon to start this one over on a new PVC "+
@@ -350,6 +360,12 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 	}
 	r.Job = spec.Names().RestoreJob(r.ID)
 
+	if r.OldPVC == r.PVC {
+		// A resume after the new primary started, recorded before the old PVC was: the spec now
+		// names the new PVC, so the old one is unknown rather than wrong.
+		r.OldPVC = ""
+	}
+
 	if err := r.checkInfo(ctx); err != nil {
 		return nil, err
 	}
@@ -365,6 +381,17 @@ func (r *Restore) checkInfo(ctx context.Context) error {
 		return err
 	}
 	sum := pgbackrest.Summarize(stanza)
+	if sum.BackupRunning {
+		// The Lease can be free while a detached backup (or its expire) still runs in the
+		// repository host: restoring now would stop the primary under it.
+		progress := ""
+		if sum.BackupPercent != nil {
+			progress = fmt.Sprintf(" (%.0f%% done)", *sum.BackupPercent)
+		}
+		return exitcode.Usage(fmt.Errorf("%w: pgBackRest is running a backup or expire of cluster %s in the repository host%s; "+
+			"wait until it ends (`kubectl pgbackrest info %s` shows it running), then run the restore again",
+			ErrBackupRunning, r.Spec.Name, progress, r.Spec.Name))
+	}
 	var rs *pgbackrest.RepositorySummary
 	for i := range sum.Repositories {
 		if sum.Repositories[i].Key == repo {

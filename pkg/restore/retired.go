@@ -94,6 +94,9 @@ func CheckCleanup(ctx context.Context, cs kubernetes.Interface, ns, name, pvc st
 	if err != nil {
 		return nil, err
 	}
+	if err := cluster.CheckNoRestore(cm, "cleanup"); err != nil {
+		return nil, exitcode.Usage(err)
+	}
 	if pvc == spec.DataPVC {
 		return nil, exitcode.Usage(fmt.Errorf("PVC %s is the live data PVC of cluster %s: it cannot be cleaned up", pvc, name))
 	}

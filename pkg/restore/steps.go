@@ -141,6 +141,9 @@ func (r *Restore) record(ctx context.Context) error {
 		cm.Annotations[AnnotationID] = r.ID
 		cm.Annotations[AnnotationTarget] = r.Canonical
 		cm.Annotations[AnnotationPVC] = r.PVC
+		if r.OldPVC != "" {
+			cm.Annotations[AnnotationOldPVC] = r.OldPVC
+		}
 		cm.Annotations[AnnotationPhase] = PhaseStarted
 		return nil
 	})
@@ -256,7 +259,11 @@ func (r *Restore) pvcExists(ctx context.Context) (bool, error) {
 }
 
 func (r *Restore) allocatePVC(ctx context.Context) error {
-	live, err := r.d.Client.CoreV1().PersistentVolumeClaims(r.Spec.Namespace).Get(ctx, r.OldPVC, metav1.GetOptions{})
+	var live *corev1.PersistentVolumeClaim
+	err := error(apierrors.NewNotFound(corev1.Resource("persistentvolumeclaims"), r.OldPVC))
+	if r.OldPVC != "" {
+		live, err = r.d.Client.CoreV1().PersistentVolumeClaims(r.Spec.Namespace).Get(ctx, r.OldPVC, metav1.GetOptions{})
+	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		return kube.Explain(fmt.Errorf("reading the live data PVC %s/%s: %w", r.Spec.Namespace, r.OldPVC, err), "get", "persistentvolumeclaims", r.Spec.Namespace)
 	}

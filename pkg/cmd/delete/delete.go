@@ -156,9 +156,14 @@ type Report struct {
 // Run deletes the cluster.
 func (o *Options) Run(ctx context.Context) error {
 	ns, name := o.Namespace, o.Name
-	spec, _, err := cluster.Get(ctx, o.Client, ns, name)
+	spec, cm, err := cluster.Get(ctx, o.Client, ns, name)
 	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
 		return kube.Explain(err, "get", "configmaps", ns)
+	}
+	// Deleting the Deployments and Services under a half-done restore leaves neither the old
+	// cluster nor the restored one; finish or abandon the restore first.
+	if err := cluster.CheckNoRestore(cm, "delete"); err != nil {
+		return cmdutil.Usage(err)
 	}
 	found, err := o.find(ctx)
 	if err != nil {

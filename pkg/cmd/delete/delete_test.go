@@ -183,3 +183,37 @@ func TestValidate(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Deleting a cluster under a half-done restore leaves neither the old cluster nor the restored
+// one: it is refused (exit 2) before anything is deleted, naming the restore.
+func TestDeleteRefusedMidRestore(t *testing.T) {
+	o, cs, _, _ := newOptions(t, "", false)
+	ctx := context.Background()
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "pg1-pgbackrest", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Annotations == nil {
+		cm.Annotations = map[string]string{}
+	}
+	cm.Annotations[cluster.AnnotationRestoreID] = "20260102030405"
+	cm.Annotations[cluster.AnnotationRestoreTarget] = "storage=s3 type=default"
+	cm.Annotations[cluster.AnnotationRestorePhase] = "restore-job"
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cs.ClearActions()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err = o.Run(ctx)
+	if !errors.Is(err, cluster.ErrRestoreInProgress) || exitcode.For(err) != exitcode.UsageError {
+		t.Fatalf("err = %v (exit %d), want ErrRestoreInProgress, exit 2", err, exitcode.For(err))
+	}
+	if !strings.Contains(err.Error(), "restore 20260102030405") || !strings.Contains(err.Error(), "kubectl pgbackrest restore pg1 -n ns1 --storage=s3") {
+		t.Errorf("message: %v", err)
+	}
+	if d := deletes(cs); len(d) > 0 {
+		t.Errorf("deleted %q", d)
+	}
+}

@@ -273,8 +273,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "cluster %s restored (restore %s): live data PVC %s; the old one, %s, is kept and labelled retired\n",
-		o.Cluster, res.ID, res.PVC, res.OldPVC)
+	fmt.Fprintf(o.Out, "cluster %s restored (restore %s): live data PVC %s; %s is kept and labelled retired\n",
+		o.Cluster, res.ID, res.PVC, oldPVC(res.OldPVC, "the old one, "))
 	if res.Paused != nil {
 		fmt.Fprintf(o.Out, "recovery is paused at the target: the database is read-only; the last replayed transaction committed at %s.\n"+
 			"Check the data, then end recovery (a new timeline, writable) with:\n  kubectl pgbackrest promote %s -n %s\n"+
@@ -314,7 +314,7 @@ func (o *Options) printPlan(w io.Writer, r *restore.Restore) {
 	if r.Window != nil {
 		fmt.Fprintf(w, "  recoverable:  from %s to the end of the archive (WAL %s)\n", pgbackrest.FormatTargetTime(r.Window.From), r.Window.ToWAL)
 	}
-	fmt.Fprintf(w, "  data PVC:     %s (new); %s is kept and labelled retired\n", r.PVC, r.OldPVC)
+	fmt.Fprintf(w, "  data PVC:     %s (new); %s is kept and labelled retired\n", r.PVC, oldPVC(r.OldPVC, ""))
 	if r.Resumed {
 		fmt.Fprintf(w, "  resuming restore %s, started earlier with the same target\n", r.ID)
 	}
@@ -360,4 +360,16 @@ func (o *Options) printDryRun(r *restore.Restore) error {
 		fmt.Fprintf(o.Out, "---\n%s", data)
 	}
 	return nil
+}
+
+// oldPVC names the data PVC a restore replaces; a resume of a restore recorded before the old
+// PVC's name was recorded, after the new primary started, no longer knows it.
+func oldPVC(name, prefix string) string {
+	if name == "" {
+		return "the old data PVC"
+	}
+	if prefix != "" {
+		return prefix + name + ","
+	}
+	return name
 }

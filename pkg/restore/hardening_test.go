@@ -1,0 +1,117 @@
+package restore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/workflow"
+)
+
+// A restore must not start while pgBackRest holds the backup lock in the repository host: the
+// Lease is free while a detached backup (or its expire) goes on.
+func TestPrepareRefusedWhileBackupRunning(t *testing.T) {
+	w := newWorld(t)
+	var stanzas []map[string]any
+	if err := json.Unmarshal(w.exec.info, &stanzas); err != nil {
+		t.Fatal(err)
+	}
+	stanzas[0]["status"].(map[string]any)["lock"] = map[string]any{"backup": map[string]any{"held": true, "size-cplt": 1, "size": 4}}
+	info, err := json.Marshal(stanzas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.exec.info = info
+	_, err = w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}})
+	if !errors.Is(err, ErrBackupRunning) || exitcode.For(err) != exitcode.UsageError {
+		t.Fatalf("err = %v, want a usage error wrapping ErrBackupRunning", err)
+	}
+	if !strings.Contains(err.Error(), "kubectl pgbackrest info db") {
+		t.Errorf("err = %v: should say how to see the backup", err)
+	}
+	if n := mutations(w.cs); n != 0 {
+		t.Errorf("%d mutations, want none", n)
+	}
+}
+
+// A resume after the new primary started (the spec then names the new PVC) still names the PVC
+// the cluster ran on before, in the plan and the result.
+func TestResumeAfterNewPrimaryNamesOldPVC(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{Storages: []pgbackrest.Storage{pgbackrest.Local}}
+	r, err := w.prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OldPVC != "db" {
+		t.Fatalf("OldPVC = %q, want db", r.OldPVC)
+	}
+	steps := r.Steps()
+	n := -1
+	for i, s := range steps {
+		if strings.HasPrefix(s.Name, "create primary Deployment") {
+			n = i
+		}
+	}
+	if n < 0 {
+		t.Fatal("no start-primary step")
+	}
+	if err := (workflow.Runner{}).Run(context.Background(), steps[:n+1], &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.release(context.Background())
+	_, cm, err := cluster.Get(context.Background(), w.cs, ns, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cm.Annotations[AnnotationOldPVC]; got != "db" {
+		t.Errorf("annotation %s = %q, want db", AnnotationOldPVC, got)
+	}
+
+	r2, err := w.prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r2.Resumed || r2.OldPVC != "db" {
+		t.Fatalf("resumed %v, OldPVC = %q, want db (the new PVC is %s)", r2.Resumed, r2.OldPVC, r2.PVC)
+	}
+	res, err := r2.Run(context.Background(), &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OldPVC != "db" || res.PVC != r.PVC {
+		t.Errorf("result = %+v, want old PVC db, PVC %s", res, r.PVC)
+	}
+	w.checkRestored(r.PVC)
+}
+
+// cleanup deletes a retired PVC; beside a half-done restore it is refused like every command that
+// changes the cluster, naming the restore.
+func TestCleanupRefusedMidRestore(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{Storages: []pgbackrest.Storage{pgbackrest.Local}}
+	r, err := w.prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (workflow.Runner{}).Run(context.Background(), r.Steps()[:2], &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.release(context.Background())
+	w.cs.ClearActions()
+	err = Cleanup(context.Background(), w.cs, ns, "db", "db-old")
+	if !errors.Is(err, cluster.ErrRestoreInProgress) || exitcode.For(err) != exitcode.UsageError {
+		t.Fatalf("err = %v, want ErrRestoreInProgress, exit 2", err)
+	}
+	if !strings.Contains(err.Error(), "cleanup of cluster db refused: restore "+r.ID) {
+		t.Errorf("message: %v", err)
+	}
+	if n := mutations(w.cs); n != 0 {
+		t.Errorf("%d mutations", n)
+	}
+}
