@@ -16,6 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 )
 
 // bench holds what every phase uses: the configuration, a client for the cluster, the plugin and
@@ -48,9 +51,43 @@ func (b *bench) kpg(ctx context.Context, args ...string) (Output, error) {
 
 // psql runs one statement in the cluster's primary and returns its unaligned output.
 func (b *bench) psql(ctx context.Context, sql string) (string, error) {
-	out, err := b.plugin.Run(ctx, "kubectl", "-n", b.cfg.Namespace, "exec", "deploy/"+b.cfg.Cluster, "-c", "postgres", "--",
+	return b.psqlIn(ctx, b.cfg.Namespace, b.cfg.Cluster, sql)
+}
+
+// psqlIn runs one statement in the primary of cluster c in namespace ns.
+func (b *bench) psqlIn(ctx context.Context, ns, c, sql string) (string, error) {
+	out, err := b.plugin.Run(ctx, "kubectl", "-n", ns, "exec", "deploy/"+c, "-c", "postgres", "--",
 		"psql", "-h", "/var/run/postgresql", "-v", "ON_ERROR_STOP=1", "-Atc", sql)
 	return strings.TrimSpace(out.Stdout), err
+}
+
+// recordPodVersions records the image the cluster's pods run (with its image ID when the
+// runtime reports one) and the repository host's `pgbackrest version`, once per bench run: every
+// figure then says what it was measured with (issue 14).
+func (b *bench) recordPodVersions(ctx context.Context, res *Results, ns, c string) {
+	if _, ok := res.Versions["pgbackrest (pod)"]; ok {
+		return
+	}
+	repoHost := cluster.Names{Cluster: c}.RepoHost()
+	image := b.cfg.Image
+	if pods, err := b.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
+	find:
+		for _, p := range pods.Items {
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.Name == manifest.ContainerPGBackRest && cs.ImageID != "" {
+					image += " (" + cs.ImageID + ")"
+					break find
+				}
+			}
+		}
+	}
+	res.Versions["image"] = image
+	out, err := b.plugin.Run(ctx, "kubectl", "-n", ns, "exec", "deploy/"+repoHost, "-c", manifest.ContainerPGBackRest, "--", "pgbackrest", "version")
+	if err != nil {
+		logf("warning: reading pgbackrest version in %s/%s: %v", ns, repoHost, err)
+		return
+	}
+	res.Versions["pgbackrest (pod)"] = strings.TrimSpace(out.Stdout)
 }
 
 func (b *bench) setup(ctx context.Context, res *Results) error {
@@ -118,6 +155,7 @@ func (b *bench) createCluster(ctx context.Context, res *Results) error {
 		return err
 	}
 	res.Versions["postgresql (pod)"] = v
+	b.recordPodVersions(ctx, res, ns, b.cfg.Cluster)
 	v, err = b.psql(ctx, "select pg_database_size('postgres')")
 	if err != nil {
 		return err

@@ -42,7 +42,7 @@ type S3Env struct {
 	Endpoint, HostEndpoint, Bucket, Region, CA, Key, KeySecret, DataDir string
 }
 
-var allPhases = []string{"backup", "tar", "restore", "latency", "api"}
+var allPhases = []string{"backup", "tar", "restore", "latency", "api", "outage"}
 
 func (c Config) runs(phase string) bool { return slices.Contains(c.Phases, phase) }
 
@@ -103,7 +103,11 @@ func configFromEnv() (Config, error) {
 	if len(missing) > 0 {
 		return c, fmt.Errorf("%s not set: run through `make bench` (it sources the local cluster's env file)", strings.Join(missing, ", "))
 	}
-	for _, bin := range []string{"kubectl", "kubectl-pgbackrest", "pgbackrest", "runuser", "tar"} {
+	bins := []string{"kubectl", "kubectl-pgbackrest"}
+	if c.runs("backup") || c.runs("tar") { // the direct runs on this machine
+		bins = append(bins, "pgbackrest", "runuser", "tar")
+	}
+	for _, bin := range bins {
 		if _, err := exec.LookPath(bin); err != nil {
 			return c, fmt.Errorf("%s not found on PATH: `make bench` builds the plugin and installs the host's PostgreSQL and pgBackRest", bin)
 		}
@@ -164,6 +168,7 @@ func run(ctx context.Context, cfg Config) error {
 		{"restore", b.measureRestores},
 		{"latency", b.measureLatency},
 		{"api", b.measureAPI},
+		{"outage", b.measureOutage},
 	}
 	for _, p := range phases {
 		if !cfg.runs(p.name) {

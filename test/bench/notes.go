@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
 // Notes derives what the figures say, from the figures: where each gap to its limit comes from and
@@ -17,6 +19,7 @@ func Notes(r *Results) []string {
 	notes = append(notes, restoreNotes(r)...)
 	notes = append(notes, latencyNotes(r)...)
 	notes = append(notes, apiNotes(r)...)
+	notes = append(notes, outageNotes(r)...)
 	return notes
 }
 
@@ -117,4 +120,21 @@ func apiNotes(r *Results) []string {
 		}
 	}
 	return notes
+}
+
+func outageNotes(r *Results) []string {
+	o := r.Outage
+	if o == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("An S3 outage costs the local archive one bounded wait: the first push to the frozen S3 holds archive_command for its %d s bound, "+
+		"after which S3 is in gap mode and each segment goes to the local repository alone. "+
+		"The local archive was current again %.1fs after the freeze (at worst %.0f segments and %.1fs behind, against %.2fs and %.0f before the outage), "+
+		"and pg_wal was %.0f MB at most (%.0f MB at the end, %.0f .ready at most) over %d s, against %.0f MB (%.0f .ready) before. "+
+		"After the thaw, `kubectl pgbackrest check` passed in %.1fs, its backfill copying the %.0f segments of the gap from the local repository. "+
+		"A shorter bound would shorten the one wait but send slow healthy pushes to the gap.",
+		pgbackrest.ArchivePushTimeout, o.CurrentAgainSeconds.Median, o.WorstLagSegments.Median, o.WorstLagSeconds.Median,
+		o.BaselineWorstLagSeconds.Median, o.BaselineWorstLagSegments.Median,
+		o.PGWalMaxMB.Median, o.PGWalEndMB.Median, o.ReadyMax.Median, o.OutageSeconds, o.BaselinePGWalMaxMB.Median, o.BaselineReadyMax.Median,
+		o.CheckOKSeconds.Median, o.GapAtThawSegments.Median)}
 }

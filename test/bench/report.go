@@ -26,6 +26,7 @@ type Results struct {
 	Restore []RestoreRow `json:"restore,omitempty"`
 	Latency []LatencyRow `json:"latency,omitempty"`
 	API     []APIRow     `json:"api,omitempty"`
+	Outage  *OutageRow   `json:"outage,omitempty"`
 	Ratios  []RatioRow   `json:"ratios,omitempty"`
 	Notes   []string     `json:"notes,omitempty"`
 }
@@ -106,7 +107,9 @@ func (r *Results) Markdown() string {
 	p("")
 	p("- CPU: %s, %d cores; memory %.1f GiB; kernel %s", r.Machine.CPUModel, r.Machine.Cores, r.Machine.MemoryGiB, r.Machine.Kernel)
 	p("- Disk: %s — holds the cluster's volumes, the S3 server's directory and the direct runs' repository", r.Machine.Disk)
-	p("- Database: pgbench scale %d, pg_database_size %.0f MB", r.Scale, float64(r.PostgresDatabaseBytes)/mb)
+	if r.PostgresDatabaseBytes > 0 { // a run of phases without the pgbench cluster has none
+		p("- Database: pgbench scale %d, pg_database_size %.0f MB", r.Scale, float64(r.PostgresDatabaseBytes)/mb)
+	}
 	for _, k := range sortedKeys(r.Versions) {
 		p("- %s: %s", k, r.Versions[k])
 	}
@@ -193,6 +196,32 @@ func (r *Results) Markdown() string {
 			}
 			p("| %s | %s | %s | %s | %s |", a.Command, clusters, a.Requests.Format(0), a.WallMs.Format(0), strings.Join(sortedKinds(a.ByKind), ", "))
 		}
+	}
+	if o := r.Outage; o != nil {
+		p("")
+		p("## 5. S3 outage (S3 frozen %d s under a steady writer; archiving per repository)", o.OutageSeconds)
+		p("")
+		p("A local,s3 cluster with an S3 server of its own, frozen (SIGSTOP, a hang as in a network partition) while a writer completes a segment every second or so. "+
+			"The local archive is *current* when it holds the segment before the one PostgreSQL writes; the local archive directory and the primary are sampled every %s.", outageSample)
+		p("")
+		p("| figure | value |")
+		p("|---|---|")
+		p("| writer, segments/s during the outage | %s |", o.WriterSegmentsPerSecond.Format(2))
+		p("| before the outage: longest stretch with the local archive behind, s | %s |", o.BaselineWorstLagSeconds.Format(2))
+		p("| before the outage: most segments the local archive lacked | %s |", o.BaselineWorstLagSegments.Format(0))
+		p("| before the outage: pg_wal MB, most | %s |", o.BaselinePGWalMaxMB.Format(0))
+		p("| before the outage: .ready segments, most | %s |", o.BaselineReadyMax.Format(0))
+		p("| **S3 unreachable → local archive current again, s** | %s |", o.CurrentAgainSeconds.Format(1))
+		p("| during the outage: longest stretch with the local archive behind, s | %s |", o.WorstLagSeconds.Format(1))
+		p("| during the outage: most segments the local archive lacked | %s |", o.WorstLagSegments.Format(0))
+		p("| pg_wal MB, most during the outage | %s |", o.PGWalMaxMB.Format(0))
+		p("| pg_wal MB, at the end of the outage | %s |", o.PGWalEndMB.Format(0))
+		p("| .ready segments, most during the outage | %s |", o.ReadyMax.Format(0))
+		p("| .ready segments, at the end of the outage | %s |", o.ReadyEnd.Format(0))
+		p("| S3 gap at the thaw, segments | %s |", o.GapAtThawSegments.Format(0))
+		p("| **thaw → `kubectl pgbackrest check` exits 0, s** | %s |", o.CheckOKSeconds.Format(1))
+		p("| check runs until it passed | %s |", o.CheckAttempts.Format(0))
+		p("| segments S3's archive gained from the thaw until check passed (the gap, and the writer's new ones) | %s |", o.S3SegmentsAdded.Format(0))
 	}
 	if len(r.Notes) > 0 {
 		p("")
