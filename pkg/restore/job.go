@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 )
@@ -42,6 +43,12 @@ func (r *Restore) getJob(ctx context.Context) (*batchv1.Job, error) {
 }
 
 func (r *Restore) jobComplete(ctx context.Context) (bool, error) {
+	// Later evidence proves this step: once the primary runs on the restore's PVC, the Job's work
+	// is live data, whether or not the Job still exists (a TTL policy, someone tidying up). A
+	// new Job there would restore with --delta over it.
+	if live, err := r.pvcIsLive(ctx); err != nil || live {
+		return live, err
+	}
 	j, err := r.getJob(ctx)
 	if err != nil || j == nil {
 		return false, err
@@ -51,6 +58,23 @@ func (r *Restore) jobComplete(ctx context.Context) (bool, error) {
 		return false, nil // failed: Apply deletes it and restores again
 	}
 	return done, nil
+}
+
+// pvcIsLive says whether the restore's PVC is the live data volume: the cluster spec records it
+// as such, or the primary Deployment mounts it.
+func (r *Restore) pvcIsLive(ctx context.Context) (bool, error) {
+	cm, err := r.getCM(ctx)
+	if err != nil {
+		return false, err
+	}
+	if cur, err := cluster.Parse(cm.Data[cluster.SpecKey], cm.Namespace); err == nil && cur.DataPVC == r.PVC {
+		return true, nil
+	}
+	d, pvc, err := r.primaryDeployment(ctx)
+	if err != nil {
+		return false, err
+	}
+	return d != nil && pvc == r.PVC, nil
 }
 
 // runJob creates the restore Job (or attaches to the one a killed run left running), streams its
@@ -72,6 +96,14 @@ func (r *Restore) runJob(ctx context.Context) error {
 		}
 	}
 	if j == nil {
+		// Never a restore Job for the PVC that the spec records as live, or that the primary uses.
+		if live, err := r.pvcIsLive(ctx); err != nil || live {
+			if err == nil {
+				err = fmt.Errorf("PVC %s/%s holds the live database (the cluster spec or the primary uses it): no restore Job runs on it; "+
+					"start another restore to restore again (it allocates a new PVC)", ns, r.PVC)
+			}
+			return err
+		}
 		attempts, err := r.countAttempt(ctx)
 		if err != nil {
 			return err

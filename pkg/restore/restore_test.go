@@ -19,6 +19,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -601,6 +602,49 @@ func TestArchiveStuck(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.checkRestored(r2.PVC)
+}
+
+// TestRestoreJobDeletedAfterPrimaryStarted: a run killed once the new primary runs on the restore's
+// PVC, whose Job is then deleted (a TTL policy, someone tidying up), must not run a new restore
+// Job (--delta over the live database) when re-run: the live PVC proves the Job step.
+func TestRestoreJobDeletedAfterPrimaryStarted(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{Storages: []pgbackrest.Storage{pgbackrest.Local}}
+	r, err := w.prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := r.Steps()
+	i := slices.IndexFunc(steps, func(s workflow.Step) bool { return strings.HasPrefix(s.Name, "create primary Deployment") })
+	apply := steps[i].Apply
+	steps[i].Apply = func(ctx context.Context) error {
+		if err := apply(ctx); err != nil {
+			return err
+		}
+		return errInjected
+	}
+	if err := (workflow.Runner{}).Run(context.Background(), steps, &recorder{}); !errors.Is(err, errInjected) {
+		t.Fatalf("first run: %v", err)
+	}
+	if r.release != nil {
+		_ = r.release(context.Background())
+	}
+	bg := metav1.DeletePropagationBackground
+	if err := w.cs.BatchV1().Jobs(ns).Delete(context.Background(), r.Job, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+		t.Fatal(err)
+	}
+	w.now = w.now.Add(time.Minute)
+	r2, err := w.prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r2.Run(context.Background(), &recorder{}); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	if _, err := w.cs.BatchV1().Jobs(ns).Get(context.Background(), r.Job, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the re-run created restore Job %s again on the live PVC (err %v)", r.Job, err)
+	}
+	w.checkRestored(r.PVC)
 }
 
 // A restore from s3 of a local,s3 cluster needs the old primary's last segment in s3: an outage
