@@ -277,17 +277,17 @@ func TestConfigParams(t *testing.T) {
 	}
 }
 
-// The WAL bounds follow the data volume: max_wal_size is PostgreSQL's 1 GB or a quarter of the
-// volume, and the backlog kept for a repository that is down defaults to another quarter.
+// The WAL bounds follow the data volume: max_wal_size is PostgreSQL's 1 GB or an eighth of the
+// volume, and the backlog kept for a repository that is down defaults to a quarter.
 func TestWALBoundsFollowTheDataVolume(t *testing.T) {
 	for _, c := range []struct {
 		size, backlog             string
 		wantMaxWAL, wantBacklogMB int64
 	}{
-		{"1Gi", "", 256, 256},
+		{"1Gi", "", 128, 256},
 		{"10Gi", "", 1024, 2560},
 		{"100Mi", "", 32, 32},
-		{"10Gi", "1Gi", 1024, 1024},
+		{"4Gi", "1Gi", 512, 1024},
 	} {
 		s := &Spec{PGDataSize: c.size, ArchiveBacklogMax: c.backlog}
 		if got := s.MaxWALSizeMB(); got != c.wantMaxWAL {

@@ -138,8 +138,8 @@ const MinArchiveBacklogMB = 2 * pgbackrest.WALSegmentMB
 
 // ArchiveBacklogMB is the most WAL, in MB, that pg_wal keeps for a repository that cannot be
 // reached before segments are given up for it (docs/architecture.md): ArchiveBacklogMax, or a
-// quarter of the data volume. With max_wal_size at most another quarter (MaxWALSizeMB), WAL never
-// takes more than about half of the volume, so an outage can never fill it and stop PostgreSQL.
+// quarter of the data volume. With max_wal_size at most an eighth (MaxWALSizeMB), WAL takes about
+// half of the volume at most, so an outage can never fill it and stop PostgreSQL.
 func (s *Spec) ArchiveBacklogMB() int64 {
 	if s.ArchiveBacklogMax != "" {
 		if q, err := ParseSize("--archive-backlog-max", s.ArchiveBacklogMax); err == nil {
@@ -165,10 +165,12 @@ func (s *Spec) ValidateArchiveBacklog() error {
 	return nil
 }
 
-// MaxWALSizeMB is PostgreSQL's max_wal_size: its own default of 1 GB, or a quarter of the data
-// volume when that is less (a 1 GiB volume would otherwise be filled by WAL alone).
+// MaxWALSizeMB is PostgreSQL's max_wal_size: its own default of 1 GB, or an eighth of the data
+// volume when that is less (a 1 GiB volume would otherwise be filled by WAL alone). It is a soft
+// limit that heavy writing passes (measured: pg_wal at twice max_wal_size at a segment a second),
+// so twice it plus the backlog bound is still only half of the volume.
 func (s *Spec) MaxWALSizeMB() int64 {
-	return max(min(1024, s.dataMB()/4), MinArchiveBacklogMB)
+	return max(min(1024, s.dataMB()/8), MinArchiveBacklogMB)
 }
 
 func (s *Spec) dataMB() int64 {

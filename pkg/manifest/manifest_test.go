@@ -311,7 +311,7 @@ func TestPrimaryDeployment(t *testing.T) {
 		"initdb -D /pgdata/pg15 --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --data-checksums",
 		"exec postgres -D /pgdata/pg15",
 		"-c 'archive_command=sh /etc/pgbackrest/archive-push.sh %p %f'",
-		"exec 9>>/pgdata/.postmaster.fence\nif ! flock -n 9; then", "-c max_wal_size=1024MB",
+		"exec 9>>/pgdata/.postmaster.fence\nif ! flock -n 9; then", "-c max_wal_size=640MB",
 		"-c archive_mode=on", "-c unix_socket_directories=/var/run/postgresql", "-c wal_level=replica",
 	} {
 		if !strings.Contains(script, want) {
