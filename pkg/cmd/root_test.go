@@ -113,3 +113,25 @@ func TestVersionBuildsNoClient(t *testing.T) {
 		t.Errorf("completion: %v", err)
 	}
 }
+
+// A missing or extra CLUSTER gets the plugin's own message, not cobra's "accepts 1 arg(s)", on
+// every verb that takes one.
+func TestMissingClusterArgument(t *testing.T) {
+	for _, verb := range [][]string{{"create"}, {"backup"}, {"restore"}, {"delete"}, {"check"}, {"info"}, {"show", "backup"},
+		{"promote"}, {"retired"}, {"cleanup"}} {
+		t.Run(strings.Join(verb, " "), func(t *testing.T) {
+			_, _, err := run(t, verb...)
+			if exitcode.For(err) != exitcode.UsageError {
+				t.Fatalf("exit %d, want 2: %v", exitcode.For(err), err)
+			}
+			want := "CLUSTER is required: kubectl pgbackrest " + strings.Join(verb, " ") + " CLUSTER"
+			if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "arg(s)") {
+				t.Errorf("err = %v, want %q", err, want)
+			}
+			_, _, err = run(t, append(verb, "a", "b")...)
+			if exitcode.For(err) != exitcode.UsageError || !strings.Contains(err.Error(), `unexpected argument "b"`) {
+				t.Errorf("two arguments: exit %d, %v", exitcode.For(err), err)
+			}
+		})
+	}
+}

@@ -116,8 +116,12 @@ var logLevels = []string{"off", "error", "warn", "info", "detail", "debug", "tra
 
 // ownedHint says, for an option the plugin sets itself, what the user should do instead. Unlike
 // unknown options these are refused for every command, with the flag that replaces them.
-func ownedHint(cmd Command, name string) (string, bool) {
+// value is the option's value as given ("" when none), so a restore --type=time (pgo's way of
+// asking for a target) is pointed at the flag that does it.
+func ownedHint(cmd Command, name, value string) (string, bool) {
 	switch {
+	case name == "type" && cmd == Restore:
+		return restoreTypeHint(value), true
 	case name == "type":
 		return "--type is set by the plugin's --type flag", true
 	case name == "set":
@@ -125,7 +129,7 @@ func ownedHint(cmd Command, name string) (string, bool) {
 	case name == "target-action", name == "target-timeline", name == "target-exclusive":
 		return fmt.Sprintf("--%s is set by the plugin's --%s flag", name, name), true
 	case name == "target" || strings.HasPrefix(name, "target-"):
-		return "restore targets are set by the plugin's --type and --target flags", true
+		return "restore targets are set by the plugin's " + targetFlags + " flags", true
 	case name == "stanza":
 		return fmt.Sprintf("the plugin always uses stanza %q", DefaultStanza), true
 	case name == "repo" || repoOptionRE.MatchString(name):
@@ -176,13 +180,13 @@ func ParseOptions(cmd Command, s string) ([]string, error) {
 		negated := false
 		if base, ok := strings.CutPrefix(name, "no-"); ok {
 			_, known := specs[base]
-			_, owned := ownedHint(cmd, base)
+			_, owned := ownedHint(cmd, base, "")
 			if known || owned {
 				name, negated = base, true
 			}
 		}
 
-		if hint, owned := ownedHint(cmd, name); owned {
+		if hint, owned := ownedHint(cmd, name, value); owned {
 			return nil, &OptionError{Kind: OptionOwned, Command: cmd, Option: word,
 				Reason: fmt.Sprintf("--%s cannot be given in --options", name), Hint: hint}
 		}
@@ -386,4 +390,20 @@ func checkBufferSize(v string) error {
 		}
 	}
 	return errors.New("must be a power of two from 16KiB to 16MiB")
+}
+
+// targetFlags are the plugin's restore target flags.
+const targetFlags = "--target-time, --target-lsn, --target-xid, --target-name or --target-immediate"
+
+// restoreTypeHint points pgBackRest's restore --type=VALUE at the plugin's flag for it.
+func restoreTypeHint(value string) string {
+	switch value {
+	case TargetTime, TargetLSN, TargetXID, TargetName:
+		return fmt.Sprintf("the restore target is a flag of its own: use --target-%s=... (not --options=--type=%s --target=...)", value, value)
+	case TargetImmediate:
+		return "the restore target is a flag of its own: use --target-immediate"
+	case TargetDefault:
+		return "leave the target flags out: a restore without one replays to the end of the archive"
+	}
+	return "the restore target is set by the plugin's " + targetFlags + " flag"
 }

@@ -58,7 +58,11 @@ func TestParseOptionsErrors(t *testing.T) {
 		{"set", Restore, "--set=20261125-002351F", OptionOwned, []string{"--set flag"}},
 		{"target action", Restore, "--target-action=promote", OptionOwned, []string{"--target-action flag"}},
 		{"negated owned", Restore, "--no-target-exclusive", OptionOwned, []string{"--target-exclusive flag"}},
-		{"target", Restore, "--target=x", OptionOwned, []string{"--target flags"}},
+		{"target", Restore, "--target=x", OptionOwned, []string{"--target-time, --target-lsn"}},
+		{"restore type time (a pgo habit)", Restore, "--type=time", OptionOwned, []string{"use --target-time=..."}},
+		{"restore type immediate", Restore, "--type=immediate", OptionOwned, []string{"use --target-immediate"}},
+		{"restore type default", Restore, "--type=default", OptionOwned, []string{"leave the target flags out"}},
+		{"restore type standby", Restore, "--type=standby", OptionOwned, []string{"--target-time, --target-lsn"}},
 		{"unknown", Backup, "--frobnicate", OptionUnknown, []string{"--frobnicate is not accepted for backup", "accepted: --annotation", "--start-fast"}},
 		{"wrong command", Restore, "--start-fast", OptionUnknown, []string{"--start-fast is not accepted for restore", "--delta"}},
 		{"compress on restore", Restore, "--compress-type=gz", OptionUnknown, []string{"compress-type"}},
@@ -115,7 +119,7 @@ func TestParseOptionsUnknownCommand(t *testing.T) {
 func TestAcceptedOptionsDisjointFromOwned(t *testing.T) {
 	for _, cmd := range []Command{Backup, Restore} {
 		for _, name := range AcceptedOptions(cmd) {
-			if _, owned := ownedHint(cmd, name); owned {
+			if _, owned := ownedHint(cmd, name, ""); owned {
 				t.Errorf("%s: %s is both accepted and owned", cmd, name)
 			}
 		}

@@ -67,12 +67,12 @@ var (
 func (t Target) Validate() error {
 	typ := t.typ()
 	if !slices.Contains(TargetTypes, typ) {
-		return targetErr("--type %q must be one of %s", t.Type, strings.Join(TargetTypes, ", "))
+		return targetErr("target type %q must be one of %s (the flags %s)", t.Type, strings.Join(TargetTypes, ", "), targetFlags)
 	}
 	switch typ {
 	case TargetDefault, TargetImmediate:
 		if t.Value != "" {
-			return targetErr("--type=%s takes no --target (got %q): use --type=time, lsn, xid or name to stop at a target", typ, t.Value)
+			return targetErr("%s takes no value (got %q): use --target-time, --target-lsn, --target-xid or --target-name to stop at a target", flagFor(typ), t.Value)
 		}
 	case TargetTime:
 		if _, err := ParseTargetTime(t.Value); err != nil {
@@ -80,29 +80,29 @@ func (t Target) Validate() error {
 		}
 	case TargetLSN:
 		if !lsnRE.MatchString(t.Value) {
-			return targetErr("--target %q is not an LSN: use the form 0/4B000028 (as pg_current_wal_lsn() prints it)", t.Value)
+			return targetErr("--target-lsn %q is not an LSN: use the form 0/4B000028 (as pg_current_wal_lsn() prints it)", t.Value)
 		}
 	case TargetXID:
 		if n, err := strconv.ParseUint(t.Value, 10, 64); err != nil || n < 3 {
-			return targetErr("--target %q is not a transaction id: use a number such as 1234 (as pg_current_xact_id() prints it)", t.Value)
+			return targetErr("--target-xid %q is not a transaction id: use a number such as 1234 (as pg_current_xact_id() prints it)", t.Value)
 		}
 	case TargetName:
 		// PostgreSQL limits restore point names to 63 bytes.
 		if t.Value == "" || len(t.Value) > 63 || strings.ContainsAny(t.Value, "\n\r\x00") {
-			return targetErr("--target %q is not a restore point name: give the name passed to pg_create_restore_point() (at most 63 bytes)", t.Value)
+			return targetErr("--target-name %q is not a restore point name: give the name passed to pg_create_restore_point() (at most 63 bytes)", t.Value)
 		}
 	}
 
 	if t.Timeline != "" {
 		if typ == TargetImmediate {
-			return targetErr("--target-timeline cannot be used with --type=immediate: the backup's own timeline is used")
+			return targetErr("--target-timeline cannot be used with --target-immediate: the backup's own timeline is used")
 		}
 		if t.Timeline != "current" && t.Timeline != "latest" && !timelineRE.MatchString(t.Timeline) {
 			return targetErr("--target-timeline %q must be current, latest or a timeline number such as 2", t.Timeline)
 		}
 	}
 	if t.Exclusive && typ != TargetTime && typ != TargetLSN && typ != TargetXID {
-		return targetErr("--target-exclusive needs --type=time, lsn or xid (not %s)", typ)
+		return targetErr("--target-exclusive needs --target-time, --target-lsn or --target-xid (not %s)", flagFor(typ))
 	}
 	switch t.Action {
 	case "":
@@ -114,6 +114,15 @@ func (t Target) Validate() error {
 		return targetErr("--target-action %q must be promote or pause", t.Action)
 	}
 	return nil
+}
+
+// flagFor is the plugin's restore flag for a target type: the messages name the flag the user
+// typed, not pgBackRest's --type and --target.
+func flagFor(typ string) string {
+	if typ == TargetDefault || typ == "" {
+		return "a restore without a --target-* flag"
+	}
+	return "--target-" + typ
 }
 
 // Args returns the pgBackRest restore options for t, one argument each, for exec without a shell
@@ -159,11 +168,11 @@ func ParseTargetTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	m := targetTimeRE.FindStringSubmatch(s)
 	if m == nil {
-		return time.Time{}, targetErr("--target %q is not a time: use 2006-01-02 15:04:05+00 or RFC 3339 (2006-01-02T15:04:05Z)", s)
+		return time.Time{}, targetErr("--target-time %q is not a time: use 2006-01-02 15:04:05+00 or RFC 3339 (2006-01-02T15:04:05Z)", s)
 	}
 	date, clock, frac, zone := m[1], m[2], m[3], m[4]
 	if zone == "" {
-		return time.Time{}, targetErr("--target %q has no time zone: add one, e.g. %q", s, s+"+00")
+		return time.Time{}, targetErr("--target-time %q has no time zone: add one, e.g. %q", s, s+"+00")
 	}
 	switch {
 	case zone == "Z" || zone == "z":
@@ -178,13 +187,13 @@ func ParseTargetTime(s string) (time.Time, error) {
 	}
 	tm, err := time.Parse("2006-01-02T15:04:05.999999999-07:00", date+"T"+clock+frac+zone)
 	if err != nil {
-		return time.Time{}, targetErr("--target %q is not a valid time: %v", s, err)
+		return time.Time{}, targetErr("--target-time %q is not a valid time: %v", s, err)
 	}
 	if h, _ := strconv.Atoi(zone[1:3]); h > 15 {
-		return time.Time{}, targetErr("--target %q has a zone offset beyond ±15 hours", s)
+		return time.Time{}, targetErr("--target-time %q has a zone offset beyond ±15 hours", s)
 	}
 	if u := tm.UTC(); u.Year() < 1 || u.Year() > 9999 {
-		return time.Time{}, targetErr("--target %q is out of range", s)
+		return time.Time{}, targetErr("--target-time %q is out of range", s)
 	}
 	// PostgreSQL keeps microseconds; finer digits would be dropped by it anyway.
 	return tm.UTC().Truncate(time.Microsecond), nil

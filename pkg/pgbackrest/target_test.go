@@ -125,19 +125,21 @@ func TestTargetValidate(t *testing.T) {
 		want string
 	}{
 		{"type", Target{Type: "standby"}, "must be one of default, time"},
-		{"default value", Target{Value: "x"}, "takes no --target"},
-		{"immediate value", Target{Type: TargetImmediate, Value: "x"}, "takes no --target"},
-		{"time", Target{Type: TargetTime, Value: "2026-11-25 00:24:41"}, "no time zone"},
-		{"lsn", Target{Type: TargetLSN, Value: "4B000028"}, "0/4B000028"},
+		{"default value", Target{Value: "x"}, "without a --target-* flag takes no value"},
+		{"immediate value", Target{Type: TargetImmediate, Value: "x"}, "--target-immediate takes no value"},
+		{"time", Target{Type: TargetTime, Value: "2026-11-25 00:24:41"}, `--target-time "2026-11-25 00:24:41" has no time zone`},
+		{"time text", Target{Type: TargetTime, Value: "yesterday"}, `--target-time "yesterday" is not a time`},
+		{"lsn", Target{Type: TargetLSN, Value: "4B000028"}, `--target-lsn "4B000028" is not an LSN: use the form 0/4B000028`},
 		{"lsn hex", Target{Type: TargetLSN, Value: "0/4G"}, "not an LSN"},
-		{"xid", Target{Type: TargetXID, Value: "-1"}, "transaction id"},
+		{"xid", Target{Type: TargetXID, Value: "-1"}, "--target-xid \"-1\" is not a transaction id"},
 		{"xid reserved", Target{Type: TargetXID, Value: "2"}, "transaction id"},
 		{"name empty", Target{Type: TargetName}, "restore point"},
 		{"name long", Target{Type: TargetName, Value: strings.Repeat("n", 64)}, "63 bytes"},
 		{"timeline", Target{Timeline: "0"}, "timeline number"},
 		{"timeline text", Target{Timeline: "newest"}, "current, latest"},
 		{"timeline immediate", Target{Type: TargetImmediate, Timeline: "2"}, "immediate"},
-		{"exclusive", Target{Type: TargetName, Value: "p", Exclusive: true}, "--target-exclusive"},
+		{"exclusive", Target{Type: TargetName, Value: "p", Exclusive: true}, "--target-exclusive needs --target-time, --target-lsn or --target-xid (not --target-name)"},
+		{"timeline immediate flag", Target{Type: TargetImmediate, Timeline: "2"}, "cannot be used with --target-immediate"},
 		{"action default", Target{Action: ActionPause}, "end of the archive"},
 		{"action", Target{Type: TargetImmediate, Action: "shutdown"}, "promote or pause"},
 	}
@@ -146,6 +148,10 @@ func TestTargetValidate(t *testing.T) {
 			err := tt.t.Validate()
 			if !errors.Is(err, ErrInvalidTarget) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want ErrInvalidTarget containing %q, got %v", tt.want, err)
+			}
+			// The plugin's own flags, never pgBackRest's --type=... or bare --target.
+			if msg := err.Error(); strings.Contains(msg, "--type") || strings.Contains(msg, "--target \"") || strings.Contains(msg, "--target=") {
+				t.Errorf("message names pgBackRest's options, not the plugin's flags: %s", msg)
 			}
 		})
 	}

@@ -106,8 +106,56 @@ var (
 	NoArgs = Args(cobra.NoArgs)
 )
 
-// ExactArgs is cobra.ExactArgs as a usage error.
-func ExactArgs(n int) cobra.PositionalArgs { return Args(cobra.ExactArgs(n)) }
+// ExactArgs wants exactly n positional arguments, named by the upper-case words of the command's
+// Use ("backup CLUSTER"), and says which is missing or extra in the plugin's words (not cobra's
+// "accepts 1 arg(s), received 0"), as a usage error.
+func ExactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == n {
+			return nil
+		}
+		names := argNames(cmd.Use)
+		usage := cmd.CommandPath()
+		for _, a := range names {
+			usage += " " + a
+		}
+		if len(args) < n {
+			missing := "an argument"
+			if len(args) < len(names) {
+				missing = names[len(args)]
+			}
+			return exitcode.Usage(fmt.Errorf("%s is required: %s (see `%s --help`)", missing, usage, cmd.CommandPath()))
+		}
+		return exitcode.Usage(fmt.Errorf("unexpected argument %q: %s takes %s; flags start with -- (see `%s --help`)",
+			args[n], usage, argCount(n, names), cmd.CommandPath()))
+	}
+}
+
+// argNames are the placeholder words of a Use line after the command's name: "CLUSTER", "PVC".
+func argNames(use string) []string {
+	var out []string
+	for i, w := range strings.Fields(use) {
+		if i == 0 {
+			continue
+		}
+		if strings.Trim(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != "" {
+			break // flags and their values ("--pvc NAME") follow the positional arguments
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func argCount(n int, names []string) string {
+	what := fmt.Sprintf("%d arguments", n)
+	if n == 1 {
+		what = "one argument"
+	}
+	if n == len(names) && n > 0 {
+		what += ", " + strings.Join(names, " ")
+	}
+	return what
+}
 
 // MaximumNArgs is cobra.MaximumNArgs as a usage error.
 func MaximumNArgs(n int) cobra.PositionalArgs { return Args(cobra.MaximumNArgs(n)) }

@@ -241,11 +241,7 @@ func (o *Options) target() (pgbackrest.Target, error) {
 		t.Action = o.TargetAction // refused by Validate: the end of the archive always promotes
 	}
 	if err := t.Validate(); err != nil {
-		if len(given) == 1 {
-			// pgbackrest speaks of its own --target option; name the flag the user typed.
-			return t, exitcode.Usage(errors.New(strings.Replace(err.Error(), "--target \"", given[0]+" \"", 1)))
-		}
-		return t, exitcode.Usage(err)
+		return t, exitcode.Usage(err) // its messages name the plugin's --target-* flags
 	}
 	return t, nil
 }
