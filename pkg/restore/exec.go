@@ -34,14 +34,22 @@ func capture(ctx context.Context, d Deps, ns, pod, container string, cmd []strin
 // psql runs one SQL statement as the postgres superuser over the primary pod's unix socket and
 // returns its unaligned, tuples-only output.
 func psql(ctx context.Context, d Deps, ns, pod, sql string) (string, error) {
-	cmd := []string{"psql", "-h", cluster.SocketDir, "-U", "postgres", "-d", "postgres", "-X", "-A", "-t", "-q",
+	// Bounded three ways: connecting, the statement on the server, and the exec itself (a pod
+	// whose container hangs, or a stream the network drops without a reset).
+	cmd := []string{"env", "PGCONNECT_TIMEOUT=10", "PGOPTIONS=-c statement_timeout=60s",
+		"psql", "-h", cluster.SocketDir, "-U", "postgres", "-d", "postgres", "-X", "-A", "-t", "-q",
 		"-v", "ON_ERROR_STOP=1", "-c", sql}
+	ctx, cancel := context.WithTimeout(ctx, psqlTimeout)
+	defer cancel()
 	out, err := capture(ctx, d, ns, pod, manifest.ContainerPostgres, cmd)
 	if err != nil {
 		return "", fmt.Errorf("running %q in pod %s/%s: %w", sql, ns, pod, err)
 	}
 	return strings.TrimSpace(out), nil
 }
+
+// psqlTimeout bounds one psql exec: connect (10 s) plus the statement (60 s) plus slack.
+const psqlTimeout = 90 * time.Second
 
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

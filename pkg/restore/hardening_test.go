@@ -115,3 +115,24 @@ func TestCleanupRefusedMidRestore(t *testing.T) {
 		t.Errorf("%d mutations", n)
 	}
 }
+
+// A restore with another target while one is half done is refused with the command that
+// finishes the half-done one, in the plugin's flags.
+func TestOtherTargetRefusedNamesTheCommand(t *testing.T) {
+	w := newWorld(t)
+	r, err := w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}, Target: pgbackrest.Target{Type: pgbackrest.TargetImmediate}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (workflow.Runner{}).Run(context.Background(), r.Steps()[:2], &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.release(context.Background())
+	_, err = w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.S3}})
+	if !errors.Is(err, ErrInProgress) {
+		t.Fatalf("err = %v, want ErrInProgress", err)
+	}
+	if want := "`kubectl pgbackrest restore db -n prod --storage=local --target-immediate`"; !strings.Contains(err.Error(), want) {
+		t.Errorf("message lacks %s:\n%v", want, err)
+	}
+}

@@ -87,9 +87,11 @@ const (
 // DefaultTimeout bounds each wait (restore Job, new primary, recovery) when Config.Timeout is 0.
 const DefaultTimeout = 30 * time.Minute
 
-// archiveWait bounds the wait for the old primary's last WAL segment to be archived: pgBackRest's
-// archive-timeout is 60 s, so twice that without progress means archiving is stuck.
-const archiveWait = 2 * time.Minute
+// archiveWait bounds the wait for the old primary's last WAL segment to be archived. It covers
+// one whole retry cycle of the archive path: a push to the first repository may take its full
+// bound (pgbackrest.ArchiveMustTimeout, 60 s), after three failures PostgreSQL's archiver pauses
+// 60 s before it tries again, and then the push itself.
+const archiveWait = 3 * time.Minute
 
 // ErrInProgress is wrapped when another restore of the cluster is half done with another target.
 var ErrInProgress = errors.New("another restore is in progress")
@@ -336,8 +338,9 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 			}
 		default:
 			return nil, exitcode.Usage(fmt.Errorf("%w on cluster %s: restore %s (%s) stopped at phase %q; "+
-				"re-run it with the same storage and target to finish it, or pass --abandon to start this one over on a new PVC "+
-				"(every existing PVC is kept)", ErrInProgress, spec.Name, id, ann[AnnotationTarget], ann[AnnotationPhase]))
+				"finish it with `kubectl pgbackrest restore %s -n %s %s` (it resumes), or pass --abandon to start this one over on a new PVC "+
+				"(every existing PVC is kept)", ErrInProgress, spec.Name, id, ann[AnnotationTarget], ann[AnnotationPhase],
+				spec.Name, spec.Namespace, cluster.RestoreFlags(ann[AnnotationTarget])))
 		}
 	}
 	if r.ID == "" && !cfg.Abandon && ann[AnnotationLastTarget] == r.Canonical {

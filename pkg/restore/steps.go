@@ -327,9 +327,14 @@ func (r *Restore) oldPrimaryStopped(ctx context.Context) (bool, error) {
 func (r *Restore) archiveWAL(ctx context.Context) error {
 	pod, err := cluster.FindPrimaryPod(ctx, r.d.Client, r.Spec.Namespace, r.Spec.Name)
 	if err != nil {
-		if errors.Is(err, cluster.ErrNoPod) || errors.Is(err, cluster.ErrPodNotReady) {
+		if errors.Is(err, cluster.ErrNoPod) {
 			r.d.Warn("the old primary is not running, so WAL it had not archived yet cannot be archived now: %v", err)
 			return nil
+		}
+		if errors.Is(err, cluster.ErrPodNotReady) {
+			// A primary that exists but is not Ready may still hold WAL that is not archived
+			// (starting, in crash recovery, or its archiver stuck): it is not "not running".
+			return r.archiveProblem(fmt.Errorf("the old primary's pod exists but is not ready, so its last WAL cannot be switched and archived: %w", err))
 		}
 		return err
 	}
@@ -340,6 +345,11 @@ func (r *Restore) archiveWAL(ctx context.Context) error {
 	if inRecovery == "t" {
 		r.d.Warn("the old primary is in recovery (not promoted): it has no WAL of its own to archive")
 		return nil
+	}
+	// A commit first, so there is a WAL record after any target up to now: on a quiet database a
+	// time target with no commit after it cannot be reached, and recovery fails at the end.
+	if _, err := psql(ctx, r.d, pod.Namespace, pod.Name, "select txid_current()"); err != nil {
+		return r.archiveProblem(err)
 	}
 	seg, err := psql(ctx, r.d, pod.Namespace, pod.Name, "select pg_walfile_name(pg_switch_wal())")
 	if err != nil {
