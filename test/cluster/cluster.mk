@@ -27,7 +27,7 @@ demo: build cluster-up ## Run the main job (configure S3, create, backup, info, 
 
 test: unit e2e ## Run all tests: unit tests, then end-to-end tests on the local cluster
 
-bench: build cluster-up bench-host ## Measure backup, restore, latency and API requests against pgBackRest run directly and tar (BENCH_SCALE=50; writes test/bench/results)
+bench: build cluster-up bench-host ## Measure backup, restore, latency, API requests (against pgBackRest run directly and tar) and an S3 outage's cost (BENCH_SCALE=50; writes test/bench/results)
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" go run ./test/bench
 
 # The direct runs need PostgreSQL 15 and pgBackRest on this machine, as the image has them.
