@@ -77,7 +77,8 @@ func (e *RestoreInProgressError) Error() string {
 func (e *RestoreInProgressError) Is(target error) bool { return target == ErrRestoreInProgress }
 
 // CheckNoRestore returns a *RestoreInProgressError when cm records a restore in progress, nil
-// otherwise. verb names the command being refused. Callers mark it as a usage error (exit 2): it
+// otherwise. Every command that changes a cluster calls it (or RefuseMidRestore) before it changes
+// anything: create, backup, delete and cleanup today, and each new one as it arrives. verb names the command being refused. Callers mark it as a usage error (exit 2): it
 // is returned before anything changes.
 func CheckNoRestore(cm *corev1.ConfigMap, verb string) error {
 	r := Recorded(cm)
