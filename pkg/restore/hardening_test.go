@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
@@ -135,4 +137,49 @@ func TestOtherTargetRefusedNamesTheCommand(t *testing.T) {
 	if want := "`kubectl pgbackrest restore db -n prod --storage=local --target-immediate`"; !strings.Contains(err.Error(), want) {
 		t.Errorf("message lacks %s:\n%v", want, err)
 	}
+}
+
+// A restore recorded before the old PVC was recorded, resumed after the new primary started:
+// the spec then names the new PVC, so the old one is unknown, never reported as the new one.
+func TestResumeWithoutRecordedOldPVC(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{Storages: []pgbackrest.Storage{pgbackrest.Local}}
+	r, err := w.prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := r.Steps()
+	n := -1
+	for i, s := range steps {
+		if strings.HasPrefix(s.Name, "create primary Deployment") {
+			n = i
+		}
+	}
+	if err := (workflow.Runner{}).Run(context.Background(), steps[:n+1], &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.release(context.Background())
+	cm, err := w.cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "db-pgbackrest", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(cm.Annotations, AnnotationOldPVC)
+	if _, err := w.cs.CoreV1().ConfigMaps(ns).Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := w.prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.OldPVC == r2.PVC {
+		t.Fatalf("OldPVC = PVC = %s", r2.PVC)
+	}
+	res, err := r2.Run(context.Background(), &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OldPVC == res.PVC {
+		t.Errorf("result names %s as both the new and the old PVC", res.PVC)
+	}
+	w.checkRestored(r.PVC)
 }
