@@ -67,10 +67,14 @@ func (e *RestoreInProgressError) Error() string {
 	if phase == "" {
 		phase = "started"
 	}
+	what := flags
+	if what == "" {
+		what = r.Target
+	}
 	return fmt.Sprintf("%s of cluster %s refused: restore %s (%s) is in progress, stopped at phase %q; "+
 		"finish it first by re-running the same restore, `%s` (it resumes where it stopped), "+
 		"or start another restore over it with `%s --abandon --target-...` (every PVC is kept)",
-		e.Verb, e.Cluster, r.ID, r.Target, phase, finish, cmd)
+		e.Verb, e.Cluster, r.ID, what, phase, finish, cmd)
 }
 
 // Is makes errors.Is(err, ErrRestoreInProgress) true.

@@ -56,7 +56,7 @@ func TestCheckNoRestore(t *testing.T) {
 	}
 	for _, want := range []string{
 		"create of cluster db refused",
-		"restore 20261125010000 (storage=s3 type=time target=2026-11-25 10:00:00+00 action=promote)",
+		`restore 20261125010000 (--storage=s3 --target-time="2026-11-25 10:00:00+00" --target-action=promote) is in progress`,
 		`phase "restore-job"`,
 		`kubectl pgbackrest restore db -n prod --storage=s3 --target-time="2026-11-25 10:00:00+00" --target-action=promote`,
 		"--abandon",

@@ -337,10 +337,11 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 				r.OldPVC = old
 			}
 		default:
+			flags := cluster.RestoreFlags(ann[AnnotationTarget])
 			return nil, exitcode.Usage(fmt.Errorf("%w on cluster %s: restore %s (%s) stopped at phase %q; "+
 				"finish it with `kubectl pgbackrest restore %s -n %s %s` (it resumes), or pass --abandon to start this one over on a new PVC "+
-				"(every existing PVC is kept)", ErrInProgress, spec.Name, id, ann[AnnotationTarget], ann[AnnotationPhase],
-				spec.Name, spec.Namespace, cluster.RestoreFlags(ann[AnnotationTarget])))
+				"(every existing PVC is kept)", ErrInProgress, spec.Name, id, flags, ann[AnnotationPhase],
+				spec.Name, spec.Namespace, flags))
 		}
 	}
 	if r.ID == "" && !cfg.Abandon && ann[AnnotationLastTarget] == r.Canonical {
