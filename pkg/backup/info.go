@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
-	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
-
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
