@@ -162,8 +162,11 @@ func testArchiveOutage(t *testing.T, fault string) {
 	}
 	t.Logf("S3 back after %.0fs", time.Since(outage).Seconds())
 	time.Sleep(10 * time.Second)
+	// Ending kubectl exec does not end the psql it started in the pod: end the writer's session,
+	// so no segment is archived after check has proven both archives.
 	stopWriter()
 	_ = writer.Wait()
+	ns.sql(c, `select count(pg_terminate_backend(pid)) from pg_stat_activity where pid <> pg_backend_pid() and query like 'do $$%'`)
 	// The archive path's own backfills run from the next segment on; check fills the rest.
 	for attempt := 1; ; attempt++ {
 		chk = ns.plugin(5*time.Minute, "check", c)
