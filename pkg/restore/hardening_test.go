@@ -53,20 +53,7 @@ func TestResumeAfterNewPrimaryNamesOldPVC(t *testing.T) {
 	if r.OldPVC != "db" {
 		t.Fatalf("OldPVC = %q, want db", r.OldPVC)
 	}
-	steps := r.Steps()
-	n := -1
-	for i, s := range steps {
-		if strings.HasPrefix(s.Name, "create primary Deployment") {
-			n = i
-		}
-	}
-	if n < 0 {
-		t.Fatal("no start-primary step")
-	}
-	if err := (workflow.Runner{}).Run(context.Background(), steps[:n+1], &recorder{}); err != nil {
-		t.Fatal(err)
-	}
-	_ = r.release(context.Background())
+	runThrough(t, r, "create primary Deployment")
 	_, cm, err := cluster.Get(context.Background(), w.cs, ns, "db")
 	if err != nil {
 		t.Fatal(err)
