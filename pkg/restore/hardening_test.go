@@ -135,17 +135,7 @@ func TestResumeWithoutRecordedOldPVC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := r.Steps()
-	n := -1
-	for i, s := range steps {
-		if strings.HasPrefix(s.Name, "create primary Deployment") {
-			n = i
-		}
-	}
-	if err := (workflow.Runner{}).Run(context.Background(), steps[:n+1], &recorder{}); err != nil {
-		t.Fatal(err)
-	}
-	_ = r.release(context.Background())
+	runThrough(t, r, "create primary Deployment")
 	cm, err := w.cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "db-pgbackrest", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

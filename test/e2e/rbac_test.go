@@ -18,14 +18,7 @@ import (
 // point to docs/rbac.md.
 func TestRBAC(t *testing.T) {
 	ns := newNamespace(t, "rbac")
-	role, err := os.ReadFile(filepath.Join("..", "..", "manifests", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.apply(string(role))
-	ns.kubectl(time.Minute, "create", "serviceaccount", "dba")
-	ns.kubectl(time.Minute, "create", "rolebinding", "dba", "--role=kubectl-pgbackrest", "--serviceaccount="+ns.Name+":dba")
-	kc := saKubeconfig(t, ns, "dba")
+	kc := ns.roleUser()
 	as := func(timeout time.Duration, args ...string) result {
 		t.Helper()
 		return ns.mustPlugin(timeout, append([]string{"--kubeconfig", kc}, args...)...)
@@ -149,4 +142,18 @@ current-context: %s
 		t.Fatal(err)
 	}
 	return path
+}
+
+// roleUser binds the Role users are told to apply (manifests/rbac/role.yaml) to a ServiceAccount
+// "dba" of the namespace and returns a kubeconfig that acts as it.
+func (ns *Namespace) roleUser() string {
+	ns.t.Helper()
+	role, err := os.ReadFile(filepath.Join("..", "..", "manifests", "rbac", "role.yaml"))
+	if err != nil {
+		ns.t.Fatal(err)
+	}
+	ns.apply(string(role))
+	ns.kubectl(time.Minute, "create", "serviceaccount", "dba")
+	ns.kubectl(time.Minute, "create", "rolebinding", "dba", "--role=kubectl-pgbackrest", "--serviceaccount="+ns.Name+":dba")
+	return saKubeconfig(ns.t, ns, "dba")
 }

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,14 +90,7 @@ func testWaitsNoSuchStorageClass(t *testing.T) {
 func testWaitsNoSuchStorageClassAsRole(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "waits-sc-role")
-	role, err := os.ReadFile(filepath.Join("..", "..", "manifests", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.apply(string(role))
-	ns.kubectl(time.Minute, "create", "serviceaccount", "dba")
-	ns.kubectl(time.Minute, "create", "rolebinding", "dba", "--role=kubectl-pgbackrest", "--serviceaccount="+ns.Name+":dba")
-	kc := saKubeconfig(t, ns, "dba")
+	kc := ns.roleUser()
 	c := clusterName(ns)
 	args := []string{"--kubeconfig", kc, "create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi"}
 	r, took := timed(func() result {
