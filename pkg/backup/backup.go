@@ -139,6 +139,17 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// TakeOne takes one backup to storage s for a caller that already holds the cluster's Lease and
+// has checked the cluster itself (restore --backup-after): the same detached run as Run's, with
+// --start-fast unless cfg.Options choose otherwise.
+func TakeOne(ctx context.Context, d Deps, cfg Config, s pgbackrest.Storage) (*Set, error) {
+	_, pod, err := target(ctx, d, cfg.Namespace, cfg.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return runOne(ctx, d, cfg, pod, s)
+}
+
 // runOne takes one backup to storage s and describes it.
 func runOne(ctx context.Context, d Deps, cfg Config, pod string, s pgbackrest.Storage) (*Set, error) {
 	repo := pgbackrest.RepoKey(s)

@@ -82,8 +82,9 @@ func (e *RestoreInProgressError) Is(target error) bool { return target == ErrRes
 
 // CheckNoRestore returns a *RestoreInProgressError when cm records a restore in progress, nil
 // otherwise. Every command that changes a cluster calls it (or RefuseMidRestore) before it changes
-// anything: create, backup, delete and cleanup today, and each new one as it arrives. verb names the command being refused. Callers mark it as a usage error (exit 2): it
-// is returned before anything changes.
+// anything: create, backup, delete, cleanup and promote today, and each new one as it arrives.
+// verb names the command being refused. Callers mark it as a usage error (exit 2): it is
+// returned before anything changes.
 func CheckNoRestore(cm *corev1.ConfigMap, verb string) error {
 	r := Recorded(cm)
 	if r == nil {

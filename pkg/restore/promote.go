@@ -29,12 +29,18 @@ func Promote(ctx context.Context, d Deps, ns, name string, timeout time.Duration
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	spec, _, err := cluster.Get(ctx, d.Client, ns, name)
+	spec, cm, err := cluster.Get(ctx, d.Client, ns, name)
 	if err != nil {
 		if errors.Is(err, cluster.ErrNotFound) {
 			return nil, exitcode.Usage(err)
 		}
 		return nil, kube.Explain(err, "get", "configmaps", ns)
+	}
+	// Mid-restore the primary is the old one or a new one still being prepared: promoting either
+	// would fork a timeline the restore does not expect. A restore paused at its target has
+	// finished, so it is promoted here.
+	if err := cluster.CheckNoRestore(cm, "promote"); err != nil {
+		return nil, exitcode.Usage(err)
 	}
 	res := &PromoteResult{Cluster: name}
 	st, err := recoveryState(ctx, d, spec)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,10 +51,6 @@ const (
 	AnnotationLastTarget   = "pgbackrest.dev/last-restore-target"
 	AnnotationLastFinished = "pgbackrest.dev/last-restore-finished-at"
 )
-
-// RecentlyDone is how long after a restore finished a re-run with the same target is taken for
-// a retry of that command (it reports the restore as done) rather than a new restore.
-const RecentlyDone = 15 * time.Minute
 
 // LabelRetiredAt marks a data PVC that a restore replaced, with the time (UTC, "20060102T150405Z":
 // label values cannot hold colons). AnnotationRetiredAt holds the same time in RFC 3339.
@@ -120,6 +117,9 @@ type Config struct {
 	Force bool
 	// Abandon starts a new restore even when another one, with another target, is half done.
 	Abandon bool
+	// Again restores again when a restore with the same target has finished (else there is
+	// nothing to do).
+	Again bool
 	// Timeout bounds each wait; 0 means DefaultTimeout.
 	Timeout time.Duration
 }
@@ -199,8 +199,8 @@ type Restore struct {
 	OldPVC string
 	// Resumed says a half-done restore with the same target is being continued.
 	Resumed bool
-	// AlreadyDone is set when the same restore finished moments ago (see RecentlyDone): there is
-	// nothing to do. --abandon restores again anyway.
+	// AlreadyDone is set when a restore with the same target and flags has finished: there is
+	// nothing to do. --again restores again anyway.
 	AlreadyDone *Finished
 	// Abandoned is the id of a half-done restore that --abandon leaves behind ("" if none).
 	Abandoned string
@@ -210,6 +210,12 @@ type Restore struct {
 	Window *pgbackrest.RecoveryWindow
 	// Timeline says which timeline recovery follows, for the plan.
 	Timeline string
+
+	// Flags are the node labels (the effective node selector) and options this restore runs
+	// with, recorded with it.
+	Flags RunFlags
+	// completed is the index in phaseOrder of the last phase recorded as completed (-1: none).
+	completed int
 
 	release func(context.Context) error
 	paused  *RecoveryState
@@ -315,7 +321,7 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Restore{d: d, cfg: cfg, Spec: spec, Storage: st, OldPVC: spec.DataPVC}
+	r := &Restore{d: d, cfg: cfg, Spec: spec, Storage: st, OldPVC: spec.DataPVC, completed: -1}
 	r.Canonical = Canonical(st, cfg.Set, cfg.Target)
 
 	if held, err := kube.LeaseHeld(ctx, d.Client, cfg.Namespace, spec.Names().Lease(), d.Holder, d.Now()); err != nil {
@@ -330,11 +336,8 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 		case cfg.Abandon:
 			r.Abandoned = id
 		case ann[AnnotationTarget] == r.Canonical:
-			r.Resumed = true
-			r.ID = id
-			r.PVC = ann[AnnotationPVC]
-			if old := ann[AnnotationOldPVC]; old != "" {
-				r.OldPVC = old
+			if err := r.resume(spec, cm); err != nil {
+				return nil, err
 			}
 		default:
 			flags := cluster.RestoreFlags(ann[AnnotationTarget])
@@ -344,13 +347,23 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 				spec.Name, spec.Namespace, flags))
 		}
 	}
-	if r.ID == "" && !cfg.Abandon && ann[AnnotationLastTarget] == r.Canonical {
-		if at, err := time.Parse(time.RFC3339, ann[AnnotationLastFinished]); err == nil && d.Now().Sub(at) < RecentlyDone {
-			r.AlreadyDone = &Finished{ID: ann[AnnotationLastID], At: at, PVC: spec.DataPVC}
-			r.ID, r.PVC = r.AlreadyDone.ID, spec.DataPVC
-			r.Job = spec.Names().RestoreJob(r.ID)
-			return r, nil
+	if r.ID == "" && !cfg.Again && ann[AnnotationLastTarget] == r.Canonical {
+		// Repeating a finished restore is explicit, however long ago it finished: the same
+		// command run again (a retry after a lost connection, a script run twice) does nothing.
+		last, err := parseRunFlags(ann[AnnotationLastRun])
+		if err != nil {
+			last = RunFlags{} // unreadable: compare with nothing recorded rather than fail
 		}
+		if ann[AnnotationLastRun] != "" {
+			if d := diffRunFlags(last, cfg.effective(last)); len(d) > 0 {
+				return nil, exitcode.Usage(&FlagsDifferError{Cluster: spec.Name, ID: ann[AnnotationLastID], Finished: true, Diffs: d})
+			}
+		}
+		at, _ := time.Parse(time.RFC3339, ann[AnnotationLastFinished])
+		r.AlreadyDone = &Finished{ID: ann[AnnotationLastID], At: at, PVC: spec.DataPVC}
+		r.ID, r.PVC = r.AlreadyDone.ID, spec.DataPVC
+		r.Job = spec.Names().RestoreJob(r.ID)
+		return r, nil
 	}
 	if r.ID == "" {
 		r.ID = cluster.RestoreID(d.Now())
@@ -369,11 +382,51 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 		// names the new PVC, so the old one is unknown rather than wrong.
 		r.OldPVC = ""
 	}
-
+	if !r.Resumed {
+		r.Flags = RunFlags{NodeLabels: r.newSpec().NodeSelector, Options: slices.Clone(cfg.Options)}
+	}
+	if r.Resumed && (r.completed >= phaseIndex(PhaseJob) || spec.DataPVC == r.PVC) {
+		// The repository's backups were what the Job needed, and it is done: a set expired
+		// since must not stop the rest of the restore.
+		r.Timeline = "as restored by Job " + r.Job + " (the repository is not checked again)"
+		return r, nil
+	}
 	if err := r.checkInfo(ctx); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// resume continues the half-done restore recorded on cm, which has this restore's target. It
+// checks what it reads back. It keeps the recorded node labels, which placed the restore Job and
+// so the new PVC, unless the command gives others, which it refuses; the command's options apply
+// until the Job step is done, since re-running with corrected --options is how a failed Job is
+// fixed.
+func (r *Restore) resume(spec *cluster.Spec, cm *corev1.ConfigMap) error {
+	rec, err := readRecorded(spec, cm)
+	if err != nil {
+		return err
+	}
+	eff := rec.Run
+	if r.cfg.NodeSelector != nil {
+		eff.NodeLabels = maps.Clone(r.cfg.NodeSelector)
+	}
+	if cm.Annotations[AnnotationRun] != "" {
+		if d := diffRunFlags(RunFlags{NodeLabels: rec.Run.NodeLabels}, RunFlags{NodeLabels: eff.NodeLabels}); len(d) > 0 {
+			return exitcode.Usage(&FlagsDifferError{Cluster: spec.Name, ID: rec.ID, Diffs: d})
+		}
+	}
+	if rec.Completed < phaseIndex(PhaseJob) {
+		eff.Options = slices.Clone(r.cfg.Options)
+	}
+	r.Resumed = true
+	r.ID, r.PVC, r.completed = rec.ID, rec.PVC, rec.Completed
+	if rec.OldPVC != "" {
+		r.OldPVC = rec.OldPVC
+	}
+	r.Flags = eff
+	r.cfg.NodeSelector, r.cfg.Options = eff.NodeLabels, eff.Options
+	return nil
 }
 
 // checkInfo runs `pgbackrest info` on the chosen repository in the repository host pod and checks

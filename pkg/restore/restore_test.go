@@ -44,6 +44,8 @@ type fakeExec struct {
 	Calls []string
 	// gapStatus answers archive-backfill.sh --status, one per call (the last one repeats).
 	gapStatus []string
+	// backupLabel is the label a backup command reports.
+	backupLabel string
 }
 
 var _ kube.Executor = (*fakeExec)(nil)
@@ -60,6 +62,8 @@ func (f *fakeExec) Exec(_ context.Context, _, pod, container string, cmd []strin
 	}
 	var out string
 	switch {
+	case strings.HasSuffix(line, " backup"):
+		out = "P00   INFO: new backup label = " + f.backupLabel
 	case strings.Contains(line, " info"):
 		out = string(f.info)
 	case strings.Contains(line, "pg_switch_wal"):

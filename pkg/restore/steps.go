@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/backup"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
@@ -80,16 +81,50 @@ func (r *Restore) orFinished(done func(context.Context) (bool, error)) func(cont
 	}
 }
 
-// phased records phase on the ConfigMap before the step's Apply runs.
+// phased records phase on the ConfigMap before the step's Apply runs, and as completed once it
+// succeeded. A phase recorded as completed proves this step and every one before it, whatever
+// their own checks would find now (a Job deleted by a TTL policy, a PVC relabelled): progress is
+// monotonic. Recovery is the exception: its wait only reads, and a resume needs what it finds
+// (paused or promoted).
 func (r *Restore) phased(phase string, s workflow.Step) workflow.Step {
+	idx := phaseIndex(phase)
+	if phase != PhaseRecovery {
+		done := s.Done
+		s.Done = func(ctx context.Context) (bool, error) {
+			if r.completed >= idx {
+				return true, nil
+			}
+			return done(ctx)
+		}
+	}
 	apply := s.Apply
 	s.Apply = func(ctx context.Context) error {
 		if err := r.setPhase(ctx, phase); err != nil {
 			return err
 		}
-		return apply(ctx)
+		if err := apply(ctx); err != nil {
+			return err
+		}
+		return r.setCompleted(ctx, phase)
 	}
 	return s
+}
+
+// setCompleted records phase as completed, unless a later one already is.
+func (r *Restore) setCompleted(ctx context.Context, phase string) error {
+	idx := phaseIndex(phase)
+	err := r.updateCM(ctx, func(cm *corev1.ConfigMap) error {
+		if cm.Annotations[AnnotationID] != r.ID || phaseIndex(cm.Annotations[AnnotationCompleted]) >= idx {
+			return nil
+		}
+		cm.Annotations[AnnotationCompleted] = phase
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording phase %s of restore %s as completed: %w", phase, r.ID, err)
+	}
+	r.completed = max(r.completed, idx)
+	return nil
 }
 
 // --- lease ---------------------------------------------------------------------------------
@@ -127,7 +162,14 @@ func (r *Restore) recorded(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return cm.Annotations[AnnotationID] == r.ID && cm.Annotations[AnnotationTarget] == r.Canonical && cm.Annotations[AnnotationPVC] == r.PVC, nil
+	a := cm.Annotations
+	if a[AnnotationID] != r.ID || a[AnnotationTarget] != r.Canonical || a[AnnotationPVC] != r.PVC {
+		return false, nil
+	}
+	// Read under the Lease: what was completed when Prepare read it may have grown since.
+	r.completed = max(r.completed, phaseIndex(a[AnnotationCompleted]))
+	// A resume with corrected --options records them (record keeps the phases).
+	return a[AnnotationRun] == r.Flags.encode(), nil
 }
 
 func (r *Restore) record(ctx context.Context) error {
@@ -138,13 +180,18 @@ func (r *Restore) record(ctx context.Context) error {
 		if cm.Annotations == nil {
 			cm.Annotations = map[string]string{}
 		}
+		if cm.Annotations[AnnotationID] != r.ID {
+			// A new restore (or one replacing an abandoned one): none of its phases ran yet.
+			cm.Annotations[AnnotationPhase] = PhaseStarted
+			delete(cm.Annotations, AnnotationCompleted)
+		}
 		cm.Annotations[AnnotationID] = r.ID
 		cm.Annotations[AnnotationTarget] = r.Canonical
 		cm.Annotations[AnnotationPVC] = r.PVC
 		if r.OldPVC != "" {
 			cm.Annotations[AnnotationOldPVC] = r.OldPVC
 		}
-		cm.Annotations[AnnotationPhase] = PhaseStarted
+		cm.Annotations[AnnotationRun] = r.Flags.encode()
 		return nil
 	})
 }
@@ -569,19 +616,24 @@ func (r *Restore) backupDone(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
+// NoExpireAuto keeps the backup after a restore from expiring anything: with the retention's
+// count reached, pgBackRest's automatic expire would remove the oldest full set, possibly the one
+// just restored from, and a wrong target could then not be redone from it.
+const NoExpireAuto = "--no-expire-auto"
+
+// backup takes the full backup of --backup-after with the backup package's own detached run, so
+// a cut exec stream cannot hang pgBackRest; this run's Lease covers it.
 func (r *Restore) backup(ctx context.Context) error {
-	pod, err := cluster.FindRepoPod(ctx, r.d.Client, r.Spec.Namespace, r.Spec.Name)
-	if err != nil {
-		return err
-	}
-	args := pgbackrest.BackupArgs(pgbackrest.DefaultStanza, pgbackrest.RepoKey(r.Storage), pgbackrest.BackupFull, nil)
-	w := newLogWriter(r.d.ErrOut, r.d.TTY, r.d.Now)
-	err = r.d.Exec.Exec(ctx, pod.Namespace, pod.Name, manifest.ContainerPGBackRest, args, nil, w, w)
-	w.Close()
+	fmt.Fprintf(r.d.ErrOut, "  auto-expire is off for this backup, so the sets restored from stay; the next `kubectl pgbackrest backup` applies the retention\n")
+	d := backup.Deps{Client: r.d.Client, Exec: r.d.Exec, Now: r.d.Now, ErrOut: r.d.ErrOut, TTY: r.d.TTY}
+	cfg := backup.Config{Namespace: r.Spec.Namespace, Cluster: r.Spec.Name, Type: pgbackrest.BackupFull, Options: []string{NoExpireAuto}}
+	set, err := backup.TakeOne(ctx, d, cfg, r.Storage)
 	if err != nil {
 		return fmt.Errorf("full backup to %s (repo%d): %w; the restore itself is complete: take one later with `kubectl pgbackrest backup %s --storage=%s --type=full`",
 			r.Storage, pgbackrest.RepoKey(r.Storage), err, r.Spec.Name, r.Storage)
 	}
+	fmt.Fprintf(r.d.ErrOut, "  full backup %s to %s: %s in %s\n", set.Label, r.Storage, backup.FormatBytes(set.Size),
+		time.Duration(set.DurationSeconds*float64(time.Second)).Round(time.Second))
 	return nil
 }
 
@@ -651,6 +703,7 @@ func (r *Restore) finish(ctx context.Context) error {
 		cm.Annotations[AnnotationLastID] = r.ID
 		cm.Annotations[AnnotationLastTarget] = r.Canonical
 		cm.Annotations[AnnotationLastFinished] = r.d.Now().UTC().Format(time.RFC3339)
+		cm.Annotations[AnnotationLastRun] = r.Flags.encode()
 		return nil
 	})
 }

@@ -106,7 +106,8 @@ func TestRestore(t *testing.T) {
 	insert(4, 500) // writable, on the new timeline
 
 	// (b) end of the archive, from s3: every row, including batch 4 written just before. (s3, so
-	// that (c), from local, is not taken for a retry of this restore: see restore.RecentlyDone.)
+	// that (c), from local, is not "nothing to do" after this one: the same finished restore is only
+	// repeated with --again.)
 	restore("--storage=s3")
 	if n := count(); n != 2500 {
 		t.Fatalf("(b) after restoring to the end of the archive: %d rows, want 2500", n)
@@ -305,6 +306,18 @@ var (
 // died, as "skipped". kubectl runs the plugin with exec, so the process started is the plugin.
 func killAfterNewStep(t *testing.T, ns *Namespace, boundary map[string]string, args ...string) stepRun {
 	t.Helper()
+	return killAfter(t, ns, boundary, func(string) bool { return true }, args...)
+}
+
+// killAfterStep is killAfterNewStep for the first step newly completed whose name starts with prefix.
+func killAfterStep(t *testing.T, ns *Namespace, prefix string, args ...string) stepRun {
+	t.Helper()
+	return killAfter(t, ns, map[string]string{}, func(step string) bool { return strings.HasPrefix(step, prefix) }, args...)
+}
+
+// killAfter kills the plugin after the first step newly completed that match accepts.
+func killAfter(t *testing.T, ns *Namespace, boundary map[string]string, match func(step string) bool, args ...string) stepRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kubectl-pgbackrest", append([]string{"-n", ns.Name}, args...)...)
@@ -324,7 +337,7 @@ func killAfterNewStep(t *testing.T, ns *Namespace, boundary map[string]string, a
 		line := ansi.ReplaceAllString(sc.Text(), "")
 		out.WriteString(line + "\n")
 		m := stepDone.FindStringSubmatch(line)
-		if m == nil || boundary[m[1]] != "" {
+		if m == nil || boundary[m[1]] != "" || (res.killedAfter == "" && !match(m[1])) {
 			continue
 		}
 		if res.killedAfter == "" {

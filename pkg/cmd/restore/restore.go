@@ -49,6 +49,7 @@ type Options struct {
 	Timeout         time.Duration
 	Force           bool
 	Abandon         bool
+	Again           bool
 
 	// targetActionSet says --target-action was given (its default applies only with a target).
 	targetActionSet bool
@@ -85,8 +86,13 @@ labelled retired (see "kubectl pgbackrest retired").
 
 Every step is checked against the cluster before it runs, and the restore's progress is kept
 on the cluster ConfigMap: if the command fails or is interrupted, run it again with the same
-target and it resumes. A different target while a restore is half done is refused; --abandon
-starts over on another new PVC.
+target and it resumes, with the node labels and options it started with. A different target
+while a restore is half done is refused; --abandon starts over on another new PVC.
+
+Once a restore has finished, the same command (same storage, target, set, node labels and
+options) says there is nothing to do, however long ago it finished; --again restores to that
+target once more. The same target with other --node-label or --options is refused with the
+flags that differ, so that they are never silently ignored.
 
 Without a --target-* flag the restore replays to the end of the archive, following the latest
 timeline. After one point-in-time restore, the rest of the old timeline is reachable only with
@@ -136,6 +142,7 @@ timeline. After one point-in-time restore, the rest of the old timeline is reach
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on each wait (restore Job, new primary, end of recovery)")
 	fl.BoolVar(&o.Force, "force", o.Force, "go on when the old primary's last WAL cannot be archived (that WAL is then lost)")
 	fl.BoolVar(&o.Abandon, "abandon", o.Abandon, "start over when another restore with another target is half done (its PVC is kept)")
+	fl.BoolVar(&o.Again, "again", o.Again, "restore again when a restore to this same target has finished (else there is nothing to do)")
 	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("target-action", cobra.FixedCompletions([]string{pgbackrest.ActionPromote, pgbackrest.ActionPause}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{"none", "client"}, cobra.ShellCompDirectiveNoFileComp))
@@ -166,7 +173,7 @@ func isTTY(r io.Reader) bool {
 // Validate turns the flags into a restore.Config; it needs no cluster.
 func (o *Options) Validate() error {
 	cfg := restore.Config{Namespace: o.config.Namespace, Cluster: o.Cluster, Set: o.Set, BackupAfter: o.BackupAfter,
-		Force: o.Force, Abandon: o.Abandon, Timeout: o.Timeout}
+		Force: o.Force, Abandon: o.Abandon, Again: o.Again, Timeout: o.Timeout}
 	st, err := cmdutil.ParseStorageFlag(o.Storage)
 	if err != nil {
 		return err
@@ -255,7 +262,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if d := r.AlreadyDone; d != nil {
 		fmt.Fprintf(o.Out, "restore %s of cluster %s with this target finished at %s: the cluster runs on PVC %s; nothing to do "+
-			"(to restore to the same target again, pass --abandon)\n", d.ID, o.Cluster, d.At.Format(time.RFC3339), d.PVC)
+			"(to restore to the same target again, on a new PVC, pass --again)\n", d.ID, o.Cluster, d.At.Format(time.RFC3339), d.PVC)
 		return nil
 	}
 	if o.DryRun == "client" {
