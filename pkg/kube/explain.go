@@ -98,16 +98,21 @@ type Diagnosis struct {
 	RecheckAt time.Time
 }
 
+// Rule is one cause a wait may be explained by: ok when it applies to o. A workflow adds its own
+// (Waiter.Rules), such as the restore's recovery that cannot reach its target.
+type Rule func(o Observation, now time.Time) (d Diagnosis, ok bool)
+
 // Diagnose decides why the object is not there yet. Causes are tried from those that cannot fix
-// themselves to those that are mere progress; the first that applies wins.
-func Diagnose(o Observation, now time.Time) Diagnosis {
+// themselves to those that are mere progress; the first that applies wins. extra rules, the
+// workflow's own, are tried first.
+func Diagnose(o Observation, now time.Time, extra ...Rule) Diagnosis {
 	// An old pod's grace period may end while another cause is shown: look again then.
 	_, recheck := terminatingDeadline(o, now)
-	for _, rule := range []func(Observation, time.Time) (Diagnosis, bool){
+	for _, rule := range append(slices.Clone(extra),
 		diagnoseInvalidImage, diagnoseMissingClass, diagnosePull, diagnoseFailedCreate, diagnoseCrash,
 		diagnoseCannotStart, diagnoseClaim, diagnoseUnschedulable, diagnoseTerminating, diagnoseFence,
 		diagnoseNotReady,
-	} {
+	) {
 		if d, ok := rule(o, now); ok {
 			d.RecheckAt = earliest(d.RecheckAt, recheck)
 			return d
@@ -324,8 +329,10 @@ func diagnoseCrash(o Observation, now time.Time) (d Diagnosis, ok bool) {
 			if t.Reason != "" {
 				last += " (" + t.Reason + ")"
 			}
+			// A container whose termination message falls back to its log carries many lines:
+			// the last one says why it ended, the Detail shows the rest.
 			if m := strings.TrimSpace(t.Message); m != "" {
-				last += ": " + oneLine(m)
+				last += ": " + oneLine(lastLines(m, 1))
 			}
 		}
 		d = Diagnosis{Key: "crash " + p.Name + "/" + cs.Name,

@@ -32,6 +32,8 @@ type Waiter struct {
 	Now func() time.Time
 	// Grace is how long a cause that may pass must last to be fatal; 0 means DefaultGrace.
 	Grace time.Duration
+	// Rules are the workflow's own causes, tried before the common ones.
+	Rules []Rule
 }
 
 // ProgressTo returns a Waiter.Progress that writes each line to w, indented under the step.
@@ -213,7 +215,7 @@ func (x *explainer) watchStore(ctx context.Context, lw cache.ListerWatcher, obj 
 func (x *explainer) update(ctx context.Context) (Diagnosis, time.Duration) {
 	o := x.observe(ctx)
 	now := x.w.now()
-	d := Diagnose(o, now)
+	d := Diagnose(o, now, x.w.Rules...)
 	x.mu.Lock()
 	if d.Key != "" {
 		if _, ok := x.since[d.Key]; !ok {
@@ -431,10 +433,20 @@ func (w Waiter) explained(ctx context.Context, t *target, s scope, wait func(con
 // command that needs a ready pod now rather than waiting for one (backup, info, check). "" when
 // there is nothing to say or the reads were refused.
 func (w Waiter) Why(ctx context.Context, ns string, selector labels.Selector, owners ...Owner) string {
+	d := w.Explain(ctx, ns, selector, owners...)
+	if d.Detail != "" {
+		return d.Text + "\n" + d.Detail
+	}
+	return d.Text
+}
+
+// Explain is Why's whole Diagnosis, for a caller that polls by other means (a psql query) and
+// stops when waiting cannot help (Fatal). A zero Diagnosis when the reads were refused.
+func (w Waiter) Explain(ctx context.Context, ns string, selector labels.Selector, owners ...Owner) Diagnosis {
 	x := newExplainer(w, scope{namespace: ns, selector: selector, owners: owners})
 	pods, err := w.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 	if err != nil {
-		return ""
+		return Diagnosis{}
 	}
 	x.pods = cache.NewStore(cache.MetaNamespaceKeyFunc)
 	for i := range pods.Items {
@@ -448,8 +460,5 @@ func (w Waiter) Why(ctx context.Context, ns string, selector labels.Selector, ow
 		}
 	}
 	d, _ := x.update(ctx)
-	if d.Detail != "" {
-		return d.Text + "\n" + d.Detail
-	}
-	return d.Text
+	return d
 }

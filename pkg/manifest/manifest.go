@@ -197,6 +197,10 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 		{Name: "PGHOST", Value: cluster.SocketDir},
 	}, postgres.Env...)
 	postgres.Ports = []corev1.ContainerPort{{Name: PortPostgres, ContainerPort: cluster.PGPort, Protocol: corev1.ProtocolTCP}}
+	// PostgreSQL logs to stderr: when it exits with an error, the last lines of its log (a recovery
+	// that cannot reach its target says so there) become the container's termination message,
+	// which a wait reads from the pod's status.
+	postgres.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
 	// Readiness only. pg_isready passes during recovery (callers wait for pg_is_in_recovery() = false),
 	// and there is deliberately no liveness probe: a long crash or archive recovery must never be
 	// killed, and a dead postmaster ends the container anyway.

@@ -105,6 +105,11 @@ func WaitRecovery(ctx context.Context, d Deps, spec *cluster.Spec, timeout time.
 			last = fmt.Errorf("still replaying WAL (last replayed transaction at %s)", orNone(st.ReplayTimestamp))
 		} else {
 			last = err
+			// PostgreSQL accepts read-only connections once consistent, so the Deployment was
+			// available; a recovery that then cannot reach its target ends the container.
+			if pod, line, log, failed := checkRecoveryFailed(ctx, d, spec); failed {
+				return nil, &RecoveryTargetError{Pod: pod, Line: line, Log: log, Namespace: spec.Namespace, Cluster: spec.Name}
+			}
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -210,6 +210,11 @@ type Restore struct {
 	Window *pgbackrest.RecoveryWindow
 	// Timeline says which timeline recovery follows, for the plan.
 	Timeline string
+	// Timelines describe the archive's timelines when an earlier restore left several (timeline.go).
+	Timelines []string
+	// ChosenSet is the backup set the restore starts from when --set was not given and several
+	// timelines exist: the newest on the followed timeline's history ("" leaves pgBackRest's choice).
+	ChosenSet string
 
 	// Flags are the node labels (the effective node selector) and options this restore runs
 	// with, recorded with it.
@@ -461,6 +466,12 @@ func (r *Restore) checkInfo(ctx context.Context) error {
 	}
 	r.Window = rs.RecoveryWindow
 	r.Timeline = timelineNote(r.cfg.Target, rs)
+	if err := r.planTimelines(ctx, stanza, rs); err != nil {
+		return err
+	}
+	if err := r.checkArchiveEnd(ctx, stanza, rs); err != nil {
+		return err
+	}
 
 	var set *pgbackrest.BackupSummary
 	if r.cfg.Set != "" {
@@ -610,7 +621,11 @@ func (r *Restore) restoreArgs(delta bool) []string {
 	if delta && !hasOption(extra, "delta") && !hasOption(extra, "force") {
 		extra = append(extra, "--delta")
 	}
-	return pgbackrest.RestoreArgs(pgbackrest.DefaultStanza, pgbackrest.RepoKey(r.Storage), r.cfg.Set, r.cfg.Target, extra)
+	set := r.cfg.Set
+	if set == "" {
+		set = r.ChosenSet
+	}
+	return pgbackrest.RestoreArgs(pgbackrest.DefaultStanza, pgbackrest.RepoKey(r.Storage), set, r.cfg.Target, extra)
 }
 
 func hasOption(args []string, name string) bool {
@@ -662,6 +677,10 @@ func (r *Restore) explain(err error) error {
 	var failed *JobFailedError
 	if errors.As(err, &failed) {
 		return failed
+	}
+	var target *RecoveryTargetError
+	if errors.As(err, &target) {
+		return target // restarting cannot help: it says what to run instead
 	}
 	var step *workflow.StepError
 	if errors.Is(err, context.Canceled) && errors.As(err, &step) {

@@ -379,6 +379,12 @@ func (r *Restore) archiveWAL(ctx context.Context) error {
 			return nil
 		}
 		if errors.Is(err, cluster.ErrPodNotReady) {
+			if pod, line, _, failed := checkRecoveryFailed(ctx, r.d, r.Spec); failed {
+				// An abandoned restore's primary that could not reach its target: never promoted, so
+				// it has no WAL of its own.
+				fmt.Fprintf(r.d.ErrOut, "  the primary's pod %s never left recovery (%s): it has no WAL of its own to archive\n", pod, line)
+				return nil
+			}
 			// A primary that exists but is not Ready may still hold WAL that is not archived
 			// (starting, in crash recovery, or its archiver stuck): it is not "not running".
 			return r.archiveProblem(fmt.Errorf("the old primary's pod exists but is not ready, so its last WAL cannot be switched and archived: %w", err))
@@ -571,12 +577,16 @@ func (r *Restore) startPrimary(ctx context.Context) error {
 	if _, err := kube.Apply(ctx, r.d.Client, manifest.PrimaryDeployment(spec), kube.ApplyOptions{}); err != nil {
 		return kube.Explain(fmt.Errorf("creating Deployment %s/%s: %w", r.Spec.Namespace, r.Spec.Names().Primary(), err), "patch", "deployments", r.Spec.Namespace)
 	}
-	return r.waiter().DeploymentAvailable(ctx, r.Spec.Namespace, r.Spec.Names().Primary(), r.cfg.Timeout)
+	return r.waitPrimaryAvailable(ctx)
 }
 
 // waitRecovery waits until PostgreSQL is out of recovery or paused at the target.
 func (r *Restore) waitRecovery(ctx context.Context) error {
 	st, err := WaitRecovery(ctx, r.d, r.Spec, r.cfg.Timeout)
+	var target *RecoveryTargetError
+	if errors.As(err, &target) {
+		return r.targetError(target)
+	}
 	if err != nil {
 		return err
 	}

@@ -313,7 +313,13 @@ func (o *Options) printPlan(w io.Writer, r *restore.Restore) {
 	if o.Set != "" {
 		fmt.Fprintf(w, "  backup set:   %s\n", o.Set)
 	}
+	if r.ChosenSet != "" {
+		fmt.Fprintf(w, "  backup set:   %s (the newest on the history of the timeline followed)\n", r.ChosenSet)
+	}
 	fmt.Fprintf(w, "  timeline:     %s\n", r.Timeline)
+	if len(r.Timelines) > 0 {
+		fmt.Fprintf(w, "  timelines:    %s\n", strings.Join(r.Timelines, "\n                "))
+	}
 	if r.Window != nil {
 		fmt.Fprintf(w, "  recoverable:  from %s to the end of the archive (WAL %s)\n", pgbackrest.FormatTargetTime(r.Window.From), r.Window.ToWAL)
 	}
