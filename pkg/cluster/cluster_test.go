@@ -127,6 +127,35 @@ func TestParseNodeLabel(t *testing.T) {
 	}
 }
 
+func TestParseNodeLabels(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want map[string]string
+		err  string
+	}{
+		{"none", nil, nil, ""},
+		{"two keys", []string{"a=b", "c=d"}, map[string]string{"a": "b", "c": "d"}, ""},
+		{"same twice", []string{"a=b", "a=b"}, map[string]string{"a": "b"}, ""},
+		{"one key two values", []string{"a=b", "a=c"}, nil, `key "a" is already given as a=b`},
+		{"one malformed", []string{"a=b", "c"}, nil, `invalid --node-label "c"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseNodeLabels(tt.in)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	tests := []struct {
 		in      string

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -149,6 +150,35 @@ func ParseNodeLabel(s string) (map[string]string, error) {
 		return nil, fmt.Errorf("invalid --node-label %q: value %q: %s", s, value, strings.Join(msgs, "; "))
 	}
 	return map[string]string{key: value}, nil
+}
+
+// ParseNodeLabels parses repeated --node-label values into one node selector (nil when there are
+// none). A key given twice with different values is refused: a node has one value per key, so no
+// node could match.
+func ParseNodeLabels(labels []string) (map[string]string, error) {
+	var sel map[string]string
+	var errs []error
+	for _, l := range labels {
+		one, err := ParseNodeLabel(l)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if sel == nil {
+			sel = map[string]string{}
+		}
+		for k, v := range one {
+			if prev, ok := sel[k]; ok && prev != v {
+				errs = append(errs, fmt.Errorf("invalid --node-label %q: key %q is already given as %s=%s, and a node has one value per key; give the key once", l, k, k, prev))
+				continue
+			}
+			sel[k] = v
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return sel, nil
 }
 
 // ParseSize parses a storage size given with flag (named in the error), e.g. "10Gi".

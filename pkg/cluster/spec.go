@@ -91,7 +91,8 @@ type Spec struct {
 	// ArchiveBacklogMax bounds the WAL kept in pg_wal for a repository that cannot be reached
 	// (a resource quantity, "256Mi"); "" means the default, a quarter of PGDataSize (ArchiveBacklogMB).
 	ArchiveBacklogMax string `json:"archiveBacklogMax,omitempty"`
-	// NodeSelector places the primary (and, unless --node-label says otherwise, restore Jobs).
+	// NodeSelector places the primary and the restore Jobs that fill its data volumes, alike
+	// (manifest's placeOnDataNodes); restore --node-label replaces it. Not the repository host.
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
 	// S3Secret names the Secret holding the S3 settings and credentials.

@@ -233,7 +233,7 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 	}, commonVolumes(spec, cluster.DBConfKey, primaryFiles(spec)...)...)
 
 	pod := podSpec(volumes, postgres, sidecar)
-	pod.NodeSelector = maps.Clone(spec.NodeSelector)
+	placeOnDataNodes(spec, &pod)
 	pod.TerminationGracePeriodSeconds = ptr(int64(PrimaryTerminationGracePeriod))
 	return deployment(spec, n.Primary(), cluster.RolePrimary, pod, nil)
 }
@@ -322,7 +322,10 @@ func repoFiles(spec *cluster.Spec) []string {
 
 // RepoHostDeployment runs the repository host: `pgbackrest server`, with the local repository PVC
 // when storage includes local. Its pod template carries a hash of repoConf, so a config change rolls
-// it.
+// it. It is deliberately not placed by the spec's node selector: that says where PostgreSQL may
+// run, and a restore may change it, while the repository volume stays where it was first
+// provisioned (its PV's node affinity keeps the pod there) and a restore never moves this pod;
+// it reaches the primary over the network.
 func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment {
 	n := spec.Names()
 	server := pgbackrestServer(spec)
@@ -349,11 +352,22 @@ func WithActiveDeadline(seconds int64) JobOption {
 	return func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = ptr(seconds) }
 }
 
+// placeOnDataNodes gives pod the scheduling constraints of the cluster's data volume: the one home
+// of "where a pod that mounts a data PVC may run", shared by the primary and the restore Job that
+// fills its PVC. With a WaitForFirstConsumer StorageClass the volume is provisioned where its first
+// pod runs (the restore Job's), and a zonal volume never moves, so the Job must be placed exactly
+// like the primary that will mount it, or the primary may never be able to run. The spec has only
+// a node selector; tolerations or affinity, once the spec has them, belong here too.
+func placeOnDataNodes(spec *cluster.Spec, pod *corev1.PodSpec) {
+	pod.NodeSelector = maps.Clone(spec.NodeSelector)
+}
+
 // RestoreJob runs `pgbackrest restore` (args is the whole command line, args[0] being pgbackrest)
-// onto the new data PVC pvcName, placed by nodeSelector (nil: anywhere). It never retries (a failed
+// onto the new data PVC pvcName. spec is the cluster's spec as the restored primary will run with
+// it: the Job is placed exactly like that primary (placeOnDataNodes). It never retries (a failed
 // restore leaves files that a blind retry would trip over) and is not deleted when done, so its log
 // can be read.
-func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, nodeSelector map[string]string, opts ...JobOption) *batchv1.Job {
+func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...JobOption) *batchv1.Job {
 	c := container(spec, ContainerRestore, append([]string(nil), args...))
 	c.Env = append([]corev1.EnvVar{{Name: "PGDATA", Value: spec.PGData()}}, c.Env...)
 	c.VolumeMounts = append([]corev1.VolumeMount{{Name: volData, MountPath: cluster.DataMountPath}}, c.VolumeMounts...)
@@ -362,7 +376,7 @@ func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, nodeSelec
 	}, commonVolumes(spec, cluster.DBConfKey)...)
 	pod := podSpec(volumes, c)
 	pod.RestartPolicy = corev1.RestartPolicyNever
-	pod.NodeSelector = maps.Clone(nodeSelector)
+	placeOnDataNodes(spec, &pod)
 
 	j := &batchv1.Job{
 		TypeMeta:   typeJob,

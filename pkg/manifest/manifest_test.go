@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -66,8 +68,7 @@ func allObjects(t *testing.T, s *cluster.Spec) []runtime.Object {
 	db, repo := configs(s)
 	objs := Objects(s, db, repo, testCerts)
 	return append(objs, RestoreJob(s, "20250102030405", "pg1-20250102030405",
-		[]string{"pgbackrest", "--stanza=db", "--repo=1", "restore"}, map[string]string{"kubernetes.io/hostname": "node1"},
-		WithActiveDeadline(3600)))
+		[]string{"pgbackrest", "--stanza=db", "--repo=1", "restore"}, WithActiveDeadline(3600)))
 }
 
 func toYAML(t *testing.T, objs []runtime.Object) []byte {
@@ -439,15 +440,15 @@ func TestServices(t *testing.T) {
 func TestRestoreJob(t *testing.T) {
 	s := testSpec(t, "s3")
 	args := []string{"pgbackrest", "--stanza=db", "restore"}
-	j := RestoreJob(s, "20250102030405", "pg1-20250102030405", args, nil)
+	j := RestoreJob(s, "20250102030405", "pg1-20250102030405", args)
 	args[0] = "mutated"
 	if j.Name != "pg1-restore-20250102030405" || *j.Spec.BackoffLimit != 0 || j.Spec.TTLSecondsAfterFinished != nil ||
 		j.Spec.ActiveDeadlineSeconds != nil {
 		t.Errorf("job %+v", j.Spec)
 	}
 	p := j.Spec.Template.Spec
-	if p.RestartPolicy != corev1.RestartPolicyNever || p.NodeSelector != nil {
-		t.Errorf("restartPolicy %s, nodeSelector %v", p.RestartPolicy, p.NodeSelector)
+	if p.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("restartPolicy %s", p.RestartPolicy)
 	}
 	c := p.Containers[0]
 	if c.Name != "restore" || !slices.Equal(c.Command, []string{"pgbackrest", "--stanza=db", "restore"}) {
@@ -459,9 +460,49 @@ func TestRestoreJob(t *testing.T) {
 	if j.Labels[cluster.LabelRole] != "restore" || j.Spec.Template.Labels[cluster.LabelRole] != "restore" {
 		t.Error("restore role label missing")
 	}
-	j = RestoreJob(s, "1", "p", args, map[string]string{"a": "b"}, WithActiveDeadline(60))
-	if *j.Spec.ActiveDeadlineSeconds != 60 || j.Spec.Template.Spec.NodeSelector["a"] != "b" {
+	j = RestoreJob(s, "1", "p", args, WithActiveDeadline(60))
+	if *j.Spec.ActiveDeadlineSeconds != 60 {
 		t.Errorf("options not applied: %+v", j.Spec)
+	}
+}
+
+// scheduling is every field of a pod spec that decides where it may run.
+type scheduling struct {
+	NodeSelector              map[string]string
+	NodeName                  string
+	Affinity                  *corev1.Affinity
+	Tolerations               []corev1.Toleration
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint
+	SchedulerName             string
+	PriorityClassName         string
+}
+
+func schedulingOf(p corev1.PodSpec) scheduling {
+	return scheduling{p.NodeSelector, p.NodeName, p.Affinity, p.Tolerations, p.TopologySpreadConstraints, p.SchedulerName, p.PriorityClassName}
+}
+
+// TestRestoreJobPlacedLikePrimary: with a WaitForFirstConsumer class the restore Job decides where
+// the new data volume is provisioned, so it must be placed exactly like the primary that mounts it.
+func TestRestoreJobPlacedLikePrimary(t *testing.T) {
+	for _, sel := range []map[string]string{nil, {"disk": "ssd"}, {"topology.kubernetes.io/zone": "eu-1a", "disk": "ssd"}} {
+		t.Run(fmt.Sprint(sel), func(t *testing.T) {
+			s := testSpec(t, "local")
+			s.NodeSelector = sel
+			job := schedulingOf(RestoreJob(s, "1", "p", []string{"pgbackrest"}).Spec.Template.Spec)
+			primary := schedulingOf(PrimaryDeployment(s).Spec.Template.Spec)
+			if !reflect.DeepEqual(job, primary) {
+				t.Errorf("restore Job placed %+v, primary %+v", job, primary)
+			}
+			if !maps.Equal(job.NodeSelector, sel) {
+				t.Errorf("restore Job nodeSelector %v, want the spec's %v", job.NodeSelector, sel)
+			}
+			if sel != nil {
+				s.NodeSelector["mutated"] = "x"
+				if _, ok := job.NodeSelector["mutated"]; ok {
+					t.Error("the Job shares the spec's node selector map")
+				}
+			}
+		})
 	}
 }
 

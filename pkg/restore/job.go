@@ -112,7 +112,7 @@ func (r *Restore) runJob(ctx context.Context) error {
 		if delta {
 			fmt.Fprintf(r.d.ErrOut, "  PVC %s holds an earlier attempt's files: restoring with --delta\n", r.PVC)
 		}
-		job := manifest.RestoreJob(r.newSpec(), r.ID, r.PVC, r.restoreArgs(delta), r.jobNodeSelector())
+		job := manifest.RestoreJob(r.newSpec(), r.ID, r.PVC, r.restoreArgs(delta))
 		if _, err := kube.Apply(ctx, r.d.Client, job, kube.ApplyOptions{}); err != nil {
 			return kube.Explain(fmt.Errorf("creating Job %s/%s: %w", ns, r.Job, err), "patch", "jobs", ns)
 		}

@@ -593,24 +593,27 @@ func (r *Restore) Objects() []runtime.Object {
 	spec := r.newSpec()
 	return []runtime.Object{
 		r.dataPVC(nil),
-		manifest.RestoreJob(spec, r.ID, r.PVC, r.restoreArgs(false), r.jobNodeSelector()),
+		manifest.RestoreJob(spec, r.ID, r.PVC, r.restoreArgs(false)),
 		manifest.PrimaryDeployment(spec),
 	}
 }
 
-// newSpec is the spec the restored cluster runs with: the new PVC live and, with --node-label,
-// the new node selector.
+// newSpec is the spec the restored cluster runs with: the new PVC live and placed as restored
+// (restoredSpec). The restore Job and the new primary are both built from it, so they are placed
+// alike.
 func (r *Restore) newSpec() *cluster.Spec {
 	s := *r.Spec
+	r.restoredSpec(&s)
+	return &s
+}
+
+// restoredSpec turns a spec into the restored cluster's: the new PVC live and, with --node-label,
+// the given node selector in place of the old primary's.
+func (r *Restore) restoredSpec(s *cluster.Spec) {
 	s.DataPVC = r.PVC
 	if r.cfg.NodeSelector != nil {
 		s.NodeSelector = maps.Clone(r.cfg.NodeSelector)
 	}
-	return &s
-}
-
-func (r *Restore) jobNodeSelector() map[string]string {
-	return maps.Clone(r.cfg.NodeSelector)
 }
 
 // restoreArgs is the restore Job's command line. delta is set on a re-run after a failed Job:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -559,10 +558,7 @@ func (r *Restore) startPrimary(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		cur.DataPVC = r.PVC
-		if r.cfg.NodeSelector != nil {
-			cur.NodeSelector = maps.Clone(r.cfg.NodeSelector)
-		}
+		r.restoredSpec(cur)
 		js, err := cur.JSON()
 		if err != nil {
 			return err

@@ -104,6 +104,10 @@ archiving reaches every repository. Storage "local" keeps the repository on a vo
 repository host (repo1), "s3" in the namespace's S3 bucket (repo2; create the S3 Secret first
 with ` + "`kubectl pgbackrest s3 configure`" + `), "local,s3" archives to both.
 
+--node-label places the primary, and with it every restore Job that fills a data volume for it
+(a restore may replace the labels with its own --node-label). The repository host is not placed
+by it: the scheduler places it and, with local storage, its volume keeps it there.
+
 The storage type is fixed at create. Every step is idempotent: re-run the same command after a
 failure, a timeout or Ctrl-C to resume; on a finished cluster it changes nothing. While it waits
 for a pod, a line says why each time that changes; when waiting cannot help (an image that cannot
@@ -142,7 +146,7 @@ and a warning says so.`,
 	f.StringVar(&o.RepoSize, "repo-size", o.RepoSize, "Size of the local repository volume (storage local)")
 	f.StringVar(&o.ArchiveBacklogMax, "archive-backlog-max", o.ArchiveBacklogMax,
 		"Most WAL kept in pg_wal while a repository cannot be reached, then given up for it (default: a quarter of --pgdata-size)")
-	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary on nodes with this label, key=value (repeatable)")
+	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary and its restore Jobs on nodes with this label, key=value (repeatable; not the repository host)")
 	f.StringVar(&o.S3Secret, "s3-secret", o.S3Secret, "Secret with the S3 settings and credentials (storage s3)")
 	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, client (print the objects, send nothing) or server (validate on the server, persist nothing)")
 	f.Lookup("dry-run").NoOptDefVal = DryRunClient
@@ -182,18 +186,11 @@ func (o *Options) Validate() error {
 	if err := (&cluster.Spec{PGDataSize: o.PGDataSize, ArchiveBacklogMax: o.ArchiveBacklogMax}).ValidateArchiveBacklog(); err != nil {
 		errs = append(errs, err)
 	}
-	o.nodeSelector = nil
-	for _, l := range o.NodeLabels {
-		sel, err := cluster.ParseNodeLabel(l)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if o.nodeSelector == nil {
-			o.nodeSelector = map[string]string{}
-		}
-		maps.Copy(o.nodeSelector, sel)
+	sel, err := cluster.ParseNodeLabels(o.NodeLabels)
+	if err != nil {
+		errs = append(errs, err)
 	}
+	o.nodeSelector = sel
 	if slices.Contains(storages, pgbackrest.S3) {
 		if err := cmdutil.ValidateName("--s3-secret", o.S3Secret); err != nil {
 			errs = append(errs, err)

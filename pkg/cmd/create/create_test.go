@@ -36,6 +36,7 @@ func TestValidate(t *testing.T) {
 		{"empty storage", func(o *Options) { o.Storage = "" }, []string{"--storage"}},
 		{"malformed node label", func(o *Options) { o.NodeLabels = []string{"disk"} }, []string{"--node-label", "key=value"}},
 		{"bad node label key", func(o *Options) { o.NodeLabels = []string{"-x=y"} }, []string{"--node-label"}},
+		{"node label key twice", func(o *Options) { o.NodeLabels = []string{"a=1", "a=2"} }, []string{`--node-label "a=2"`, "give the key once"}},
 		{"malformed pgdata size", func(o *Options) { o.PGDataSize = "10GB" }, []string{"--pgdata-size", "10Gi"}},
 		{"negative repo size", func(o *Options) { o.RepoSize = "-1Gi" }, []string{"--repo-size", "positive"}},
 		{"bad output", func(o *Options) { o.Output = "wide" }, []string{"-o/--output", "yaml or json"}},

@@ -36,7 +36,7 @@ func clusterObjects(t *testing.T) []runtime.Object {
 		t.Fatal(err)
 	}
 	other := create.NewSpec(create.Config{Name: "pg2", Namespace: ns, Storages: []pgbackrest.Storage{pgbackrest.Local}, Image: "img"}, cluster.S3{})
-	job := manifest.RestoreJob(spec, "20260102030405", "pg1-20260102030405", []string{"pgbackrest", "restore"}, nil)
+	job := manifest.RestoreJob(spec, "20260102030405", "pg1-20260102030405", []string{"pgbackrest", "restore"})
 	return append(objs,
 		job,
 		&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: ns}},

@@ -41,7 +41,7 @@ type Options struct {
 	TargetExclusive bool
 	TargetAction    string
 	Set             string
-	NodeLabel       string
+	NodeLabels      []string
 	BackupAfter     bool
 	ExtraOptions    string
 	Yes             bool
@@ -96,7 +96,13 @@ flags that differ, so that they are never silently ignored.
 
 Without a --target-* flag the restore replays to the end of the archive, following the latest
 timeline. After one point-in-time restore, the rest of the old timeline is reachable only with
---target-timeline.`,
+--target-timeline.
+
+Placement: the restore Job and the new primary get the same node selector, the cluster's (from
+create's --node-label) or, when --node-label is given here, exactly the labels given, which then
+replace the cluster's for good. The Job is the new data volume's first user, so with a
+WaitForFirstConsumer StorageClass (the usual cloud default) the volume is provisioned on a node,
+and in a zone, where the new primary can run. The repository host is not moved.`,
 		Example: `  # To the end of the archive, from the cluster's only repository
   kubectl pgbackrest restore mydb
 
@@ -106,6 +112,9 @@ timeline. After one point-in-time restore, the rest of the old timeline is reach
   # Stop at the target read-only, look, then promote
   kubectl pgbackrest restore mydb --target-time="2026-11-25T10:00:00Z" --target-action=pause
   kubectl pgbackrest promote mydb
+
+  # Move the cluster to other nodes: the restore Job and the new primary run there
+  kubectl pgbackrest restore mydb --node-label topology.kubernetes.io/zone=eu-west-1b --node-label disktype=ssd
 
   # Show the plan and the objects without changing anything
   kubectl pgbackrest restore mydb --dry-run=client`,
@@ -133,7 +142,8 @@ timeline. After one point-in-time restore, the rest of the old timeline is reach
 	fl.BoolVar(&o.TargetExclusive, "target-exclusive", o.TargetExclusive, "stop just before the target instead of just after it")
 	fl.StringVar(&o.TargetAction, "target-action", o.TargetAction, "at the target: promote, or pause read-only until `kubectl pgbackrest promote`")
 	fl.StringVar(&o.Set, "set", o.Set, "backup set label to restore (default: pgBackRest picks the newest that can reach the target)")
-	fl.StringVar(&o.NodeLabel, "node-label", o.NodeLabel, "key=value node selector for the restore Job and the new primary (default: the old primary's)")
+	fl.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels,
+		"Run the restore Job and the new primary on nodes with this label, key=value (repeatable; the given labels replace the cluster's node selector; default: the cluster's, as the old primary ran)")
 	fl.BoolVar(&o.BackupAfter, "backup-after", o.BackupAfter, "take a full backup once the new primary is out of recovery")
 	fl.StringVar(&o.ExtraOptions, "options", o.ExtraOptions, `extra pgBackRest restore options, e.g. "--process-max=4"`)
 	fl.BoolVarP(&o.Yes, "yes", "y", o.Yes, "do not ask for confirmation")
@@ -184,13 +194,11 @@ func (o *Options) Validate() error {
 		return err
 	}
 	cfg.Target = t
-	if o.NodeLabel != "" {
-		sel, err := cluster.ParseNodeLabel(o.NodeLabel)
-		if err != nil {
-			return exitcode.Usage(fmt.Errorf("--node-label: %w", err))
-		}
-		cfg.NodeSelector = sel
+	sel, err := cluster.ParseNodeLabels(o.NodeLabels)
+	if err != nil {
+		return exitcode.Usage(err) // its messages name --node-label
 	}
+	cfg.NodeSelector = sel
 	if o.ExtraOptions != "" {
 		extra, err := pgbackrest.ParseOptions(pgbackrest.Restore, o.ExtraOptions)
 		if err != nil {

@@ -2,11 +2,13 @@ package restore
 
 import (
 	"bytes"
+	"maps"
 	"strings"
 	"testing"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
@@ -36,7 +38,8 @@ func TestValidate(t *testing.T) {
 		{name: "action without target", edit: func(o *Options) { o.TargetAction, o.targetActionSet = "pause", true }, want: "needs a target"},
 		{name: "both storages", edit: func(o *Options) { o.Storage = "local,s3" }, want: "pick --storage=local or --storage=s3"},
 		{name: "bad storage", edit: func(o *Options) { o.Storage = "gcs" }, want: "--storage"},
-		{name: "bad node label", edit: func(o *Options) { o.NodeLabel = "nolabel" }, want: "--node-label"},
+		{name: "bad node label", edit: func(o *Options) { o.NodeLabels = []string{"nolabel"} }, want: "--node-label"},
+		{name: "node label key twice", edit: func(o *Options) { o.NodeLabels = []string{"a=b", "a=c"} }, want: `--node-label "a=c": key "a" is already given`},
 		{name: "owned option", edit: func(o *Options) { o.ExtraOptions = "--stanza=x" }, want: "--stanza"},
 		{name: "ok option", edit: func(o *Options) { o.ExtraOptions = "--process-max=4" }},
 		{name: "bad dry-run", edit: func(o *Options) { o.DryRun = "server" }, want: "--dry-run"},
@@ -67,6 +70,31 @@ func TestValidate(t *testing.T) {
 				t.Errorf("exit code %d, want 2", exitcode.For(err))
 			}
 		})
+	}
+}
+
+// TestNodeLabelRepeatable: like create's, restore's --node-label is given once per label, and all
+// of them place the restore Job and the new primary.
+func TestNodeLabelRepeatable(t *testing.T) {
+	cmd := NewCmd(&cmdutil.Deps{IOStreams: genericiooptions.NewTestIOStreamsDiscard()})
+	if err := cmd.ParseFlags([]string{"--node-label", "a=b", "--node-label", "c=d"}); err != nil {
+		t.Fatal(err)
+	}
+	labels, err := cmd.Flags().GetStringArray("node-label")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := NewOptions(genericiooptions.NewTestIOStreamsDiscard())
+	o.Cluster, o.NodeLabels = "db", labels
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"a": "b", "c": "d"}; !maps.Equal(o.config.NodeSelector, want) {
+		t.Errorf("node selector %v, want %v", o.config.NodeSelector, want)
+	}
+	o.NodeLabels = nil
+	if err := o.Validate(); err != nil || o.config.NodeSelector != nil {
+		t.Errorf("without --node-label: node selector %v (%v), want nil (the cluster's)", o.config.NodeSelector, err)
 	}
 }
 
