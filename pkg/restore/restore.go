@@ -607,6 +607,9 @@ func (r *Restore) newSpec() *cluster.Spec {
 	return &s
 }
 
+// NodeSelector is where the restore Job and the new primary run, for the plan (nil: any node).
+func (r *Restore) NodeSelector() map[string]string { return r.newSpec().NodeSelector }
+
 // restoredSpec turns a spec into the restored cluster's: the new PVC live and, with --node-label,
 // the given node selector in place of the old primary's.
 func (r *Restore) restoredSpec(s *cluster.Spec) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -332,6 +333,7 @@ func (o *Options) printPlan(w io.Writer, r *restore.Restore) {
 		fmt.Fprintf(w, "  recoverable:  from %s to the end of the archive (WAL %s)\n", pgbackrest.FormatTargetTime(r.Window.From), r.Window.ToWAL)
 	}
 	fmt.Fprintf(w, "  data PVC:     %s (new); %s is kept and labelled retired\n", r.PVC, oldPVC(r.OldPVC, ""))
+	fmt.Fprintf(w, "  placement:    the restore Job and the new primary %s\n", placement(r.NodeSelector(), len(o.NodeLabels) > 0))
 	if r.Resumed {
 		fmt.Fprintf(w, "  resuming restore %s, started earlier with the same target\n", r.ID)
 	}
@@ -343,6 +345,24 @@ func (o *Options) printPlan(w io.Writer, r *restore.Restore) {
 	for i, s := range r.Plan() {
 		fmt.Fprintf(w, "  %2d. %s\n", i+1, s)
 	}
+}
+
+// placement says where the restore Job and the new primary may run; flag says the node selector
+// comes from --node-label rather than the cluster.
+func placement(sel map[string]string, flag bool) string {
+	if len(sel) == 0 {
+		return "on any node (the cluster has no node selector)"
+	}
+	labels := make([]string, 0, len(sel))
+	for k, v := range sel {
+		labels = append(labels, k+"="+v)
+	}
+	slices.Sort(labels)
+	from := "the cluster's node selector"
+	if flag {
+		from = "--node-label, kept for the cluster"
+	}
+	return fmt.Sprintf("on nodes labelled %s (%s)", strings.Join(labels, ", "), from)
 }
 
 func (o *Options) confirm() error {

@@ -118,3 +118,19 @@ func TestConfirm(t *testing.T) {
 		t.Errorf("--yes: %v", err)
 	}
 }
+
+func TestPlacement(t *testing.T) {
+	for _, tt := range []struct {
+		sel  map[string]string
+		flag bool
+		want string
+	}{
+		{nil, false, "on any node (the cluster has no node selector)"},
+		{map[string]string{"zone": "b", "disk": "ssd"}, false, "on nodes labelled disk=ssd, zone=b (the cluster's node selector)"},
+		{map[string]string{"disk": "ssd"}, true, "on nodes labelled disk=ssd (--node-label, kept for the cluster)"},
+	} {
+		if got := placement(tt.sel, tt.flag); got != tt.want {
+			t.Errorf("placement(%v, %v) = %q, want %q", tt.sel, tt.flag, got, tt.want)
+		}
+	}
+}
