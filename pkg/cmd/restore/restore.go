@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -333,7 +334,7 @@ func (o *Options) printPlan(w io.Writer, r *restore.Restore) {
 		fmt.Fprintf(w, "  recoverable:  from %s to the end of the archive (WAL %s)\n", pgbackrest.FormatTargetTime(r.Window.From), r.Window.ToWAL)
 	}
 	fmt.Fprintf(w, "  data PVC:     %s (new); %s is kept and labelled retired\n", r.PVC, oldPVC(r.OldPVC, ""))
-	fmt.Fprintf(w, "  placement:    the restore Job and the new primary %s\n", placement(r.NodeSelector(), len(o.NodeLabels) > 0))
+	fmt.Fprintf(w, "  placement:    the restore Job and the new primary %s\n", placement(r.NodeSelector(), !maps.Equal(r.NodeSelector(), r.Spec.NodeSelector)))
 	if r.Resumed {
 		fmt.Fprintf(w, "  resuming restore %s, started earlier with the same target\n", r.ID)
 	}
@@ -348,7 +349,7 @@ func (o *Options) printPlan(w io.Writer, r *restore.Restore) {
 }
 
 // placement says where the restore Job and the new primary may run; flag says the node selector
-// comes from --node-label rather than the cluster.
+// is not the cluster's but --node-label's (this command's, or the resumed restore's first run's).
 func placement(sel map[string]string, flag bool) string {
 	if len(sel) == 0 {
 		return "on any node (the cluster has no node selector)"
