@@ -11,6 +11,8 @@ KUBE_BIN=${KUBE_BIN:-$BIN_CACHE/kube-$KUBE_VERSION}
 POD_CIDR=10.244.0.0/24
 CLUSTER_CIDR=10.244.0.0/16
 SERVICE_CIDR=10.96.0.0/16
+# The Service range's broadcast address: the API server never gives it to a Service.
+SERVICE_UNUSED_IP=10.96.255.255
 KUBE_SVC_IP=10.96.0.1
 DNS_SVC_IP=10.96.0.10
 DNS_PORT=1053
@@ -28,6 +30,26 @@ NODE_NAME=$(hostname | tr '[:upper:]' '[:lower:]')
 NODE_IP=$(ip -4 -o addr show scope global | awk '$2 != "cni0" {sub(/\/.*/, "", $4); print $4; exit}')
 
 export KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig
+
+# A packet from a pod to a Service address that kube-proxy did not translate (a Service made a
+# moment ago, or the instant between kube-proxy's filter and nat table commits when a Service gets
+# its first ready endpoint) would follow the default route and be masqueraded off the node. This
+# machine's egress is a transparent proxy that accepts any address and port and answers TLS with
+# its own certificate chain, so pgBackRest got "[19] self-signed certificate in certificate chain"
+# from 'pgX:8432' (docs/architecture.md). Such packets are dropped on the node instead, as on a
+# network where the Service range leads nowhere: TCP resends the SYN a second later, through
+# kube-proxy's rules by then. The rule matches only what arrives from the pod bridge, after DNAT.
+SERVICE_FENCE="priority 1000 iif cni0 to $SERVICE_CIDR blackhole"
+service_fence_up() { # idempotent: exactly one rule afterwards
+  # shellcheck disable=SC2086 # the rule's words
+  while ip rule del $SERVICE_FENCE 2>/dev/null; do :; done
+  # shellcheck disable=SC2086
+  ip rule add $SERVICE_FENCE
+}
+service_fence_down() {
+  # shellcheck disable=SC2086
+  while ip rule del $SERVICE_FENCE 2>/dev/null; do :; done
+}
 
 # Daemons are started detached in their own session, so a `timeout` or Ctrl-C around the caller
 # does not kill them, and stopped by the PID recorded here.

@@ -42,6 +42,7 @@ awk -v d="$PGBR_CLUSTER_DIR" '$2 ~ "^"d || $2 ~ "^/run/containerd/" || $2 ~ "^/v
 
 # Network: the pod bridge, CNI allocations and the chains kube-proxy and the portmap plugin made.
 ip link del cni0 2>/dev/null || true
+service_fence_down
 # Every pod is gone, so every address is free again, but host-local's last_reserved_ip is kept: it
 # allocates round robin from there, so the next run's pods get addresses no pod of this run had
 # (until the /24 wraps), as on a long-lived node, rather than this run's addresses in the same order.

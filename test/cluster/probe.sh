@@ -69,11 +69,22 @@ YAML
 
 # The client's script: each target in turn, resolved with getent (the libc resolver, as psql and
 # pgBackRest do) and connected to with nc, until the deadline; on failure it prints what it saw last.
+# A target "!ADDR:PORT" must not answer at all (service_fence_up in common.sh).
 # shellcheck disable=SC2016 # expanded in the pod
 probe_client_script='
 deadline=$(($(date +%s) + $1)); shift
 start=$(date +%s)
 for target in "$@"; do
+  case $target in
+  !*) # an address nothing may answer
+    target=${target#!}
+    if nc -z -w 2 "${target%:*}" "${target##*:}" 2>/dev/null; then
+      echo "$target, where no Service is, accepted a connection: what kube-proxy does not translate leaves the node"
+      exit 1
+    fi
+    echo "nothing answers $target, where no Service is"
+    continue ;;
+  esac
   host=${target%:*} port=${target##*:} n=0
   while :; do
     n=$((n + 1))
@@ -120,6 +131,7 @@ $(sed 's/^/      /' <<<"$probe_client_script")
     - "$PROBE_TIMEOUT"
     - kubernetes.default.svc.cluster.local:443
     - $PROBE_SVC:80
+    - "!$SERVICE_UNUSED_IP:8432"
 YAML
   phase=
   while ((SECONDS - start < PROBE_TIMEOUT + 30)); do

@@ -39,6 +39,7 @@ host_setup() {
   sysctl -qw net.ipv4.ip_forward=1
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  service_fence_up
   mkdir -p "$STATE" "$PGBR_CLUSTER_DIR"/{containerd,cni/net.d,kubelet,pod-logs,volumes,s3data} "$LOGS"
 }
 
@@ -286,6 +287,8 @@ main() {
   if [ -d "$PIDS" ] && [ "$(cluster_state)" = running ]; then
     wait_for 120 "the running cluster to answer" ready ||
       die "the cluster's daemons run but it is not ready; see $LOGS, or restart it with make cluster-down cluster-up"
+    # A cluster started before the fence existed gets it too.
+    service_fence_up
     # The cheap check (one exec through the probe Service); the full probe only when it fails.
     if ! network_check; then
       phase "pod network (a new pod connects through Services)" network_probe
