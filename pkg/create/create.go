@@ -565,7 +565,7 @@ func (w *run) stanzaCreate(ctx context.Context) error {
 	args := pgbackrest.StanzaCreateArgs(pgbackrest.DefaultStanza)
 	out, err := w.execRepo(ctx, args)
 	if err != nil {
-		return explainPGBackRest(w.spec, "stanza-create", out, err)
+		return w.explain(ctx, "stanza-create", out, err)
 	}
 	return nil
 }
@@ -573,9 +573,18 @@ func (w *run) stanzaCreate(ctx context.Context) error {
 func (w *run) check(ctx context.Context) error {
 	out, err := w.execRepo(ctx, pgbackrest.CheckArgs(pgbackrest.DefaultStanza, 0))
 	if err != nil {
-		return explainPGBackRest(w.spec, "check", out, err)
+		return w.explain(ctx, "check", out, err)
 	}
 	return nil
+}
+
+// explain is explainPGBackRest, plus what answered when pgBackRest rejected a server's certificate.
+func (w *run) explain(ctx context.Context, command, out string, err error) error {
+	err = explainPGBackRest(w.spec, command, out, err)
+	if peer := w.explainTLSPeer(ctx, out); peer != "" {
+		return fmt.Errorf("%w\n%s", err, peer)
+	}
+	return err
 }
 
 // exists runs get and turns NotFound into false.
