@@ -98,7 +98,12 @@ flags that differ, so that they are never silently ignored.
 
 Without a --target-* flag the restore replays to the end of the archive, following the latest
 timeline. After one point-in-time restore, the rest of the old timeline is reachable only with
---target-timeline.
+--target-timeline: a --target-time at which an older timeline took the writes that the newest
+one skipped is refused until --target-timeline says which of them to follow, and with several
+timelines the backup set is the newest on the followed timeline's history (the plan lists the
+timelines). A target that PostgreSQL cannot reach (a --target-name never created, a time or LSN
+past the end of the archive) stops the restore as soon as recovery gives up, with the command to
+restore again with another target (--abandon).
 
 Placement: the restore Job and the new primary get the same node selector, the cluster's (from
 create's --node-label) or, when --node-label is given here, exactly the labels given, which then
