@@ -32,23 +32,23 @@ NODE_IP=$(ip -4 -o addr show scope global | awk '$2 != "cni0" {sub(/\/.*/, "", $
 export KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig
 
 # A packet from a pod to a Service address that kube-proxy did not translate (a Service made a
-# moment ago, or the instant between kube-proxy's filter and nat table commits when a Service gets
-# its first ready endpoint) would follow the default route and be masqueraded off the node. This
+# moment ago, or the instant between kube-proxy's filter and nat commits when a Service gets its
+# first ready endpoint) would follow the default route and be masqueraded off the node. This
 # machine's egress is a transparent proxy that accepts any address and port and answers TLS with
 # its own certificate chain, so pgBackRest got "[19] self-signed certificate in certificate chain"
 # from 'pgX:8432' (docs/architecture.md). Such packets are dropped on the node instead, as on a
 # network where the Service range leads nowhere: TCP resends the SYN a second later, through
-# kube-proxy's rules by then. The rule matches only what arrives from the pod bridge, after DNAT.
-SERVICE_FENCE="priority 1000 iif cni0 to $SERVICE_CIDR blackhole"
-service_fence_up() { # idempotent: exactly one rule afterwards
-  # shellcheck disable=SC2086 # the rule's words
-  while ip rule del $SERVICE_FENCE 2>/dev/null; do :; done
-  # shellcheck disable=SC2086
-  ip rule add $SERVICE_FENCE
+# kube-proxy's rules by then. Appended to FORWARD, so kube-proxy's own rules (prepended) come
+# first: a Service without endpoints is still refused at once by kube-proxy's REJECT.
+SERVICE_FENCE=(FORWARD -i cni0 -d "$SERVICE_CIDR" -m comment --comment "pgbr: untranslated Service traffic stays on the node" -j DROP)
+service_fence_up() { # idempotent: exactly one rule afterwards, last in FORWARD
+  service_fence_down
+  iptables -A "${SERVICE_FENCE[@]}"
 }
 service_fence_down() {
-  # shellcheck disable=SC2086
-  while ip rule del $SERVICE_FENCE 2>/dev/null; do :; done
+  while iptables -D "${SERVICE_FENCE[@]}" 2>/dev/null; do :; done
+  # The first version was a routing rule, which also beat kube-proxy's REJECT: gone wherever it was set.
+  while ip rule del priority 1000 iif cni0 to "$SERVICE_CIDR" blackhole 2>/dev/null; do :; done
 }
 
 # Daemons are started detached in their own session, so a `timeout` or Ctrl-C around the caller
