@@ -159,7 +159,7 @@ func newSpec(storages ...pgbackrest.Storage) *cluster.Spec {
 	s.Storages = storages
 	s.Image = "pgbackrest-pg15:test"
 	if slices.Contains(storages, pgbackrest.S3) {
-		s.S3 = cluster.S3{Bucket: "b", Endpoint: "s3.example", Region: "us-east-1", URIStyle: "path", VerifyTLS: true}
+		s.S3 = cluster.S3{Bucket: "bkt", Endpoint: "s3.example", Region: "us-east-1", URIStyle: "path", VerifyTLS: true}
 	}
 	return s
 }

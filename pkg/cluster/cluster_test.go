@@ -14,7 +14,7 @@ func validSpec(storages ...pgbackrest.Storage) *Spec {
 	s := New("pg1", "ns")
 	s.Storages = storages
 	s.Image = "pgbackrest-pg15:test"
-	s.S3 = S3{Bucket: "b", Endpoint: "s3.example", Region: "us-east-1", URIStyle: "path", VerifyTLS: true, HasCA: true}
+	s.S3 = S3{Bucket: "bkt", Endpoint: "s3.example", Region: "us-east-1", URIStyle: "path", VerifyTLS: true, HasCA: true}
 	return s
 }
 
@@ -293,7 +293,7 @@ func TestConfigParams(t *testing.T) {
 	if p.RepoHost != "pg1-backrest-shared-repo" || p.PGHost != "pg1" || p.PGPath != "/pgdata/pg15" {
 		t.Errorf("hosts/paths: %+v", p)
 	}
-	if p.S3.CAFile != "/etc/pgbackrest/s3/aws-s3-ca.crt" || p.S3.Path != "/backrestrepo/pg1-backrest-shared-repo" || p.S3.Bucket != "b" {
+	if p.S3.CAFile != "/etc/pgbackrest/s3/aws-s3-ca.crt" || p.S3.Path != "/backrestrepo/pg1-backrest-shared-repo" || p.S3.Bucket != "bkt" {
 		t.Errorf("S3: %+v", p.S3)
 	}
 	s.S3.HasCA = false

@@ -227,6 +227,8 @@ func (s *Spec) Validate() error {
 		}
 		if s.S3.Bucket == "" || s.S3.Endpoint == "" || s.S3.Region == "" {
 			errs = append(errs, fmt.Errorf("s3 storage needs bucket, endpoint and region: set them in Secret %q", s.S3Secret))
+		} else if err := s.S3.check(); err != nil {
+			errs = append(errs, err)
 		}
 		if !path.IsAbs(s.Repo2Path) {
 			errs = append(errs, fmt.Errorf("s3 repository path %q must be absolute", s.Repo2Path))
@@ -257,7 +259,28 @@ func Parse(data, namespace string) (*Spec, error) {
 		return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
 	}
 	s.Namespace = namespace
+	// The spec is read back from a ConfigMap that anyone with edit rights can change: its S3
+	// values go into pgbackrest.conf again at the next render, so they are checked here too.
+	if s.Has(pgbackrest.S3) && s.S3.Bucket != "" {
+		if err := s.S3.check(); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
+		}
+	}
 	return &s, nil
+}
+
+// check checks the S3 values that reach pgbackrest.conf for what they are.
+func (s S3) check() error {
+	var errs []error
+	for _, err := range []error{pgbackrest.CheckS3Bucket(s.Bucket), pgbackrest.CheckS3Endpoint(s.Endpoint), pgbackrest.CheckS3Region(s.Region)} {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("s3 %w", err))
+		}
+	}
+	if s.URIStyle != "" && s.URIStyle != "host" && s.URIStyle != "path" {
+		errs = append(errs, fmt.Errorf("s3 URI style %q must be host or path", s.URIStyle))
+	}
+	return errors.Join(errs...)
 }
 
 // ConfigParams maps the spec onto pgBackRest's configuration parameters, with the plugin's defaults

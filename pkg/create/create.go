@@ -130,7 +130,13 @@ func Render(spec *cluster.Spec) (dbConf, repoConf string, err error) {
 	if err := p.Validate(); err != nil {
 		return "", "", fmt.Errorf("rendering pgbackrest.conf of cluster %s: %w", spec.Name, err)
 	}
-	return pgbackrest.RenderDBConfig(p), pgbackrest.RenderRepoConfig(p), nil
+	if dbConf, err = pgbackrest.RenderDBConfig(p); err == nil {
+		repoConf, err = pgbackrest.RenderRepoConfig(p)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("rendering pgbackrest.conf of cluster %s: %w", spec.Name, err)
+	}
+	return dbConf, repoConf, nil
 }
 
 // GenerateCerts makes the TLS material of spec's cluster.
@@ -153,7 +159,11 @@ func Objects(spec *cluster.Spec, tls map[string][]byte) ([]runtime.Object, error
 	if err != nil {
 		return nil, exitcode.Usage(err)
 	}
-	return manifest.Objects(spec, dbConf, repoConf, tls), nil
+	objs, err := manifest.Objects(spec, dbConf, repoConf, tls)
+	if err != nil {
+		return nil, exitcode.Usage(err)
+	}
+	return objs, nil
 }
 
 // S3FromSecret reads the S3 settings of the Secret that `kubectl pgbackrest s3 configure` writes,
@@ -361,7 +371,11 @@ func (w *run) applyConfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = kube.Apply(ctx, w.deps.Client, manifest.ConfigMap(w.spec, dbConf, repoConf), kube.ApplyOptions{})
+	cm, err := manifest.ConfigMap(w.spec, dbConf, repoConf)
+	if err != nil {
+		return exitcode.Usage(err)
+	}
+	_, err = kube.Apply(ctx, w.deps.Client, cm, kube.ApplyOptions{})
 	return err
 }
 

@@ -429,7 +429,7 @@ func TestMismatchFromArchivePush(t *testing.T) {
 }
 
 func TestObjectsForDryRun(t *testing.T) {
-	spec := NewSpec(config(pgbackrest.Local, pgbackrest.S3), cluster.S3{Bucket: "b", Endpoint: "e", Region: "r"})
+	spec := NewSpec(config(pgbackrest.Local, pgbackrest.S3), cluster.S3{Bucket: "bkt", Endpoint: "e", Region: "r"})
 	tls, err := GenerateCerts(spec, t0)
 	if err != nil {
 		t.Fatal(err)

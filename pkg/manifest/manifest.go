@@ -82,9 +82,13 @@ func ConfigHash(conf string) string {
 
 // Objects returns every object of a new cluster in apply order: ConfigMap, TLS Secret, PVCs,
 // Services, then the repository host before the primary (whose archive_command needs it).
-func Objects(spec *cluster.Spec, dbConf, repoConf string, certs map[string][]byte) []runtime.Object {
+func Objects(spec *cluster.Spec, dbConf, repoConf string, certs map[string][]byte) ([]runtime.Object, error) {
+	cm, err := ConfigMap(spec, dbConf, repoConf)
+	if err != nil {
+		return nil, err
+	}
 	objs := []runtime.Object{
-		ConfigMap(spec, dbConf, repoConf),
+		cm,
 		TLSSecret(spec, certs),
 		DataPVC(spec, spec.DataPVC),
 	}
@@ -96,11 +100,11 @@ func Objects(spec *cluster.Spec, dbConf, repoConf string, certs map[string][]byt
 		RepoHostService(spec),
 		RepoHostDeployment(spec, repoConf),
 		PrimaryDeployment(spec),
-	)
+	), nil
 }
 
 // ConfigMap is the cluster ConfigMap: spec.json, db.conf and repo.conf.
-func ConfigMap(spec *cluster.Spec, dbConf, repoConf string) *corev1.ConfigMap {
+func ConfigMap(spec *cluster.Spec, dbConf, repoConf string) (*corev1.ConfigMap, error) {
 	specJSON, err := spec.JSON()
 	if err != nil {
 		// A Spec holds only strings, ints, bools, slices and maps: encoding it cannot fail.
@@ -115,9 +119,13 @@ func ConfigMap(spec *cluster.Spec, dbConf, repoConf string) *corev1.ConfigMap {
 			cluster.RepoConfKey: repoConf,
 		},
 	}
-	maps.Copy(cm.Data, ArchiveFiles(spec))
+	files, err := ArchiveFiles(spec)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the archive configuration of cluster %s: %w", spec.Name, err)
+	}
+	maps.Copy(cm.Data, files)
 	cm.Labels[cluster.LabelCluster] = "true"
-	return cm
+	return cm, nil
 }
 
 // TLSSecret holds the pgBackRest TLS material (certs.Bundle.SecretData()).
@@ -289,7 +297,7 @@ var ArchiveCommand = pgbackrest.ArchiveCommand(cluster.ConfigDir)
 // ArchiveFiles are the cluster ConfigMap's files for per-repository archiving: the push and
 // backfill scripts and one archive-<storage>.conf per storage (primary), one check-<storage>.conf
 // per storage (repository host).
-func ArchiveFiles(spec *cluster.Spec) map[string]string {
+func ArchiveFiles(spec *cluster.Spec) (map[string]string, error) {
 	p := spec.ConfigParams()
 	a := pgbackrest.NewArchiveParams(spec.Storages, spec.ArchiveBacklogMB(), cluster.ConfigDir)
 	files := map[string]string{
@@ -297,10 +305,18 @@ func ArchiveFiles(spec *cluster.Spec) map[string]string {
 		pgbackrest.ArchiveBackfillScript: pgbackrest.RenderArchiveBackfillScript(a),
 	}
 	for _, s := range spec.Storages {
-		files[pgbackrest.ArchiveConfigFile(s)] = pgbackrest.RenderArchiveConfig(p, s)
-		files[pgbackrest.CheckConfigFile(s)] = pgbackrest.RenderCheckConfig(p, s)
+		archive, err := pgbackrest.RenderArchiveConfig(p, s)
+		if err != nil {
+			return nil, err
+		}
+		check, err := pgbackrest.RenderCheckConfig(p, s)
+		if err != nil {
+			return nil, err
+		}
+		files[pgbackrest.ArchiveConfigFile(s)] = archive
+		files[pgbackrest.CheckConfigFile(s)] = check
 	}
-	return files
+	return files, nil
 }
 
 // primaryFiles and repoFiles are the ConfigMap keys each role mounts besides its pgbackrest.conf.

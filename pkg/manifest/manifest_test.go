@@ -59,14 +59,32 @@ func testSpec(t *testing.T, storage string) *cluster.Spec {
 	return s
 }
 
-func configs(s *cluster.Spec) (string, string) {
+func configs(t *testing.T, s *cluster.Spec) (string, string) {
+	t.Helper()
 	p := s.ConfigParams()
-	return pgbackrest.RenderDBConfig(p), pgbackrest.RenderRepoConfig(p)
+	db, err := pgbackrest.RenderDBConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := pgbackrest.RenderRepoConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, repo
+}
+
+func objects(t *testing.T, s *cluster.Spec) []runtime.Object {
+	t.Helper()
+	db, repo := configs(t, s)
+	objs, err := Objects(s, db, repo, testCerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
 }
 
 func allObjects(t *testing.T, s *cluster.Spec) []runtime.Object {
-	db, repo := configs(s)
-	objs := Objects(s, db, repo, testCerts)
+	objs := objects(t, s)
 	return append(objs, RestoreJob(s, "20250102030405", "pg1-20250102030405",
 		[]string{"pgbackrest", "--stanza=db", "--repo=1", "restore"}, WithActiveDeadline(3600)))
 }
@@ -262,9 +280,8 @@ func TestObjectsOrderAndMeta(t *testing.T) {
 			"Service/pg1", "Service/pg1-backrest-shared-repo", "Deployment/pg1-backrest-shared-repo", "Deployment/pg1"}},
 	} {
 		s := testSpec(t, tt.storage)
-		db, repo := configs(s)
 		var got []string
-		for _, o := range Objects(s, db, repo, testCerts) {
+		for _, o := range objects(t, s) {
 			m := o.(metav1.Object)
 			kind := o.GetObjectKind().GroupVersionKind()
 			if kind.Kind == "" || kind.Version == "" {
@@ -368,7 +385,7 @@ func TestPrimaryDeployment(t *testing.T) {
 
 func TestRepoHostDeployment(t *testing.T) {
 	s := testSpec(t, "local")
-	_, repo := configs(s)
+	_, repo := configs(t, s)
 	d := RepoHostDeployment(s, repo)
 	p := d.Spec.Template.Spec
 	if len(p.Containers) != 1 || p.Containers[0].Name != "pgbackrest" {
@@ -508,7 +525,10 @@ func TestRestoreJobPlacedLikePrimary(t *testing.T) {
 
 func TestConfigMapAndSecret(t *testing.T) {
 	s := testSpec(t, "local")
-	cm := ConfigMap(s, "DB", "REPO")
+	cm, err := ConfigMap(s, "DB", "REPO")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if cm.Data["db.conf"] != "DB" || cm.Data["repo.conf"] != "REPO" || cm.Labels[cluster.LabelCluster] != "true" || cm.Labels[cluster.LabelRole] != "config" {
 		t.Errorf("ConfigMap %+v", cm)
 	}

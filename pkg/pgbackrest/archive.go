@@ -64,12 +64,12 @@ func (p ConfigParams) only(s Storage) ConfigParams {
 
 // RenderArchiveConfig renders the primary's configuration for pushing to (and getting from)
 // storage s alone. It has no TLS server section: no server loads it.
-func RenderArchiveConfig(p ConfigParams, s Storage) string {
+func RenderArchiveConfig(p ConfigParams, s Storage) (string, error) {
 	return renderDB(p.only(s), "Role: PostgreSQL primary, archive-push to "+string(s)+" only.", false)
 }
 
 // RenderCheckConfig renders the repository host's configuration for checking storage s alone.
-func RenderCheckConfig(p ConfigParams, s Storage) string {
+func RenderCheckConfig(p ConfigParams, s Storage) (string, error) {
 	return renderRepo(p.only(s), "Role: repository host, check of "+string(s)+" only.", false)
 }
 

@@ -274,12 +274,12 @@ func TestRenderArchiveConfigsNameOneRepository(t *testing.T) {
 	p := DefaultConfigParams()
 	p.Storages = []Storage{Local, S3}
 	p.RepoHost, p.PGHost = "repo", "pg"
-	p.S3 = S3Settings{Bucket: "b", Endpoint: "s3:9000", Region: "r", Path: "/p"}
+	p.S3 = S3Settings{Bucket: "bkt", Endpoint: "s3:9000", Region: "r", Path: "/p"}
 	for _, tc := range []struct {
 		s         Storage
 		has, hasn string
 	}{{Local, "repo1-host=repo", "repo2-"}, {S3, "repo2-type=s3", "repo1-"}} {
-		for name, conf := range map[string]string{"archive": RenderArchiveConfig(p, tc.s), "check": RenderCheckConfig(p, tc.s)} {
+		for name, conf := range map[string]string{"archive": must(t)(RenderArchiveConfig(p, tc.s)), "check": must(t)(RenderCheckConfig(p, tc.s))} {
 			if !strings.Contains(conf, tc.has) && !(name == "check" && tc.s == Local) || strings.Contains(conf, tc.hasn) {
 				t.Errorf("%s config of %s:\n%s", name, tc.s, conf)
 			}

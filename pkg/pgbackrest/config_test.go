@@ -37,8 +37,8 @@ func TestRenderGolden(t *testing.T) {
 			if err := p.Validate(); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			assertGolden(t, "db-"+name+".conf", []byte(RenderDBConfig(p)))
-			assertGolden(t, "repo-"+name+".conf", []byte(RenderRepoConfig(p)))
+			assertGolden(t, "db-"+name+".conf", []byte(mustDB(t, p)))
+			assertGolden(t, "repo-"+name+".conf", []byte(mustRepo(t, p)))
 		})
 	}
 }
@@ -48,7 +48,7 @@ func TestRenderS3Options(t *testing.T) {
 	p.S3.CAFile = ""
 	p.S3.VerifyTLS = false
 	p.S3.URIStyle = ""
-	for _, conf := range []string{RenderDBConfig(p), RenderRepoConfig(p)} {
+	for _, conf := range []string{mustDB(t, p), mustRepo(t, p)} {
 		if strings.Contains(conf, "ca-file=/etc/pgbackrest/s3") {
 			t.Errorf("CA file written although none was set:\n%s", conf)
 		}
@@ -69,7 +69,7 @@ func TestRenderS3Options(t *testing.T) {
 
 func TestRenderDeterministic(t *testing.T) {
 	p := testParams(Local, S3)
-	if RenderDBConfig(p) != RenderDBConfig(p) || RenderRepoConfig(p) != RenderRepoConfig(p) {
+	if mustDB(t, p) != mustDB(t, p) || mustRepo(t, p) != mustRepo(t, p) {
 		t.Fatal("rendering is not deterministic")
 	}
 }
@@ -177,7 +177,7 @@ func TestRenderS3EndpointPort(t *testing.T) {
 			if err := p.Validate(); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			for _, conf := range []string{RenderDBConfig(p), RenderRepoConfig(p)} {
+			for _, conf := range []string{mustDB(t, p), mustRepo(t, p)} {
 				if !strings.Contains(conf, "\nrepo2-s3-endpoint="+c.host+"\n") {
 					t.Errorf("want repo2-s3-endpoint=%s:\n%s", c.host, conf)
 				}
@@ -197,5 +197,27 @@ func TestRenderS3EndpointPort(t *testing.T) {
 		if err := p.Validate(); err == nil {
 			t.Errorf("Validate accepted endpoint %q", bad)
 		}
+	}
+}
+
+// mustDB and mustRepo render a configuration the test expects to be valid.
+func mustDB(t *testing.T, p ConfigParams) string {
+	t.Helper()
+	return must(t)(RenderDBConfig(p))
+}
+
+func mustRepo(t *testing.T, p ConfigParams) string {
+	t.Helper()
+	return must(t)(RenderRepoConfig(p))
+}
+
+func must(t *testing.T) func(string, error) string {
+	t.Helper()
+	return func(s string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
 }

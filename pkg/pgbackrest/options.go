@@ -105,7 +105,7 @@ var commandOptions = map[Command]map[string]optionSpec{
 		"db-include":         {kind: repeatOption},
 		"db-exclude":         {kind: repeatOption},
 		"archive-mode":       {kind: valueOption, check: oneOf("preserve", "off")},
-		"recovery-option":    {kind: repeatOption, check: checkKeyValue},
+		"recovery-option":    {kind: repeatOption, check: checkRecoveryOption},
 		"log-level-console":  {kind: valueOption, check: oneOf(logLevels...)},
 		"io-timeout":         {kind: valueOption, check: secondsRange(0.1, 3600)},
 		"buffer-size":        {kind: valueOption, check: checkBufferSize},
@@ -237,6 +237,9 @@ func ParseOptions(cmd Command, s string) ([]string, error) {
 		if !hasValue || value == "" {
 			return nil, bad(fmt.Sprintf("--%s needs a value", name), fmt.Sprintf("give --%s=<value>", name))
 		}
+		if hasControl(value) {
+			return nil, bad(fmt.Sprintf("--%s=%q: a value cannot hold a line break or control character", name, value), "")
+		}
 		if spec.check != nil {
 			if err := spec.check(value); err != nil {
 				return nil, bad(fmt.Sprintf("--%s=%s: %v", name, value, err), "")
@@ -334,6 +337,26 @@ func secondsRange(lo, hi float64) func(string) error {
 func checkKeyValue(v string) error {
 	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 		return errors.New("must be key=value")
+	}
+	return nil
+}
+
+// ownedRecoverySettings are the recovery settings the restore writes itself: another value would
+// change where WAL comes from, where recovery stops, or run a command on the restored primary.
+var ownedRecoverySettings = []string{"restore_command", "archive_cleanup_command", "recovery_end_command"}
+
+// checkRecoveryOption checks a --recovery-option: key=value, not a setting the plugin owns, and no
+// single quote (pgBackRest writes the value into postgresql.auto.conf between single quotes).
+func checkRecoveryOption(v string) error {
+	if err := checkKeyValue(v); err != nil {
+		return err
+	}
+	key, value, _ := strings.Cut(v, "=")
+	if slices.Contains(ownedRecoverySettings, key) || strings.HasPrefix(key, "recovery_target") {
+		return fmt.Errorf("%s is set by the plugin (its --target-* flags and the restore_command that reads the repository)", key)
+	}
+	if strings.Contains(value, "'") {
+		return errors.New("a single quote would end the value in postgresql.auto.conf")
 	}
 	return nil
 }

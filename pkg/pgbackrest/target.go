@@ -88,8 +88,12 @@ func (t Target) Validate() error {
 		}
 	case TargetName:
 		// PostgreSQL limits restore point names to 63 bytes.
-		if t.Value == "" || len(t.Value) > 63 || strings.ContainsAny(t.Value, "\n\r\x00") {
+		if t.Value == "" || len(t.Value) > 63 || hasControl(t.Value) {
 			return targetErr("--target-name %q is not a restore point name: give the name passed to pg_create_restore_point() (at most 63 bytes)", t.Value)
+		}
+		if strings.Contains(t.Value, "'") {
+			// recovery_target_name is written between single quotes in postgresql.auto.conf.
+			return targetErr("--target-name %q: a restore point name with a single quote cannot be a recovery target; create another restore point without one", t.Value)
 		}
 	}
 

@@ -120,7 +120,18 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	p := spec.ConfigParams()
-	cm := manifest.ConfigMap(spec, pgbackrest.RenderDBConfig(p), pgbackrest.RenderRepoConfig(p))
+	db, err := pgbackrest.RenderDBConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := pgbackrest.RenderRepoConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := manifest.ConfigMap(spec, db, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pvc := manifest.DataPVC(spec, spec.DataPVC)
 	pvc.Status.Phase = corev1.ClaimBound
 	cs := fake.NewClientset(cm, pvc, manifest.PrimaryDeployment(spec), manifest.RepoHostDeployment(spec, ""),

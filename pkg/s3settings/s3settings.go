@@ -9,13 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
 // DefaultSecretName is the namespace's shared S3 Secret.
@@ -59,21 +60,21 @@ func Defaults() Settings {
 	return Settings{URIStyle: URIStyleHost, VerifyTLS: true}
 }
 
-var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-
 // Validate checks every field and returns all problems at once, each naming the flag that sets it.
 func (s Settings) Validate() error {
 	var errs []error
 	if s.Bucket == "" {
 		errs = append(errs, errors.New("--bucket is required"))
-	} else if !bucketRE.MatchString(s.Bucket) || strings.Contains(s.Bucket, "..") {
-		errs = append(errs, fmt.Errorf("--bucket %q is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens", s.Bucket))
+	} else if err := pgbackrest.CheckS3Bucket(s.Bucket); err != nil {
+		errs = append(errs, fmt.Errorf("--%w", err))
 	}
 	if err := ValidateEndpoint(s.Endpoint); err != nil {
 		errs = append(errs, err)
 	}
 	if strings.TrimSpace(s.Region) == "" {
 		errs = append(errs, errors.New(`--region is required (pgBackRest signs requests with it; MinIO accepts any value, e.g. "us-east-1")`))
+	} else if err := pgbackrest.CheckS3Region(s.Region); err != nil {
+		errs = append(errs, fmt.Errorf("--%w", err))
 	}
 	if s.URIStyle != URIStyleHost && s.URIStyle != URIStylePath {
 		errs = append(errs, fmt.Errorf("--uri-style must be host or path; got %q", s.URIStyle))
@@ -118,6 +119,9 @@ func ValidateEndpoint(e string) error {
 	}
 	if host == "" {
 		return fmt.Errorf("--endpoint %q must be a host or host:port, without path", e)
+	}
+	if err := pgbackrest.CheckS3Endpoint(e); err != nil {
+		return fmt.Errorf("--%w", err)
 	}
 	return nil
 }

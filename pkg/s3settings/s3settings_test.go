@@ -154,3 +154,21 @@ func TestSummarizeCA(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 }
+
+// A hand-written Secret's values are checked for what they are: a line break in region or
+// endpoint would add options to pgbackrest.conf.
+func TestFromSecretRefusesInjection(t *testing.T) {
+	for key, value := range map[string]string{KeyRegion: "us-east-1\nrepo2-storage-verify-tls=n", KeyEndpoint: "s3.example\nx=y", KeyBucket: "bkt\nx=y"} {
+		st := Defaults()
+		st.Bucket, st.Endpoint, st.Region, st.Key, st.KeySecret = "bkt", "s3.example", "us-east-1", "AKIA", "secret"
+		sec := st.Secret("ns", "s3")
+		sec.Data[key] = []byte(value)
+		got, err := FromSecret(sec)
+		if err == nil {
+			err = got.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "--"+key) {
+			t.Errorf("%s=%q: err = %v, want it refused naming --%s", key, value, err, key)
+		}
+	}
+}

@@ -257,7 +257,10 @@ func (b *bench) makePodlessCluster(ctx context.Context, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	cm := manifest.ConfigMap(spec, dbConf, repoConf)
+	cm, err := manifest.ConfigMap(spec, dbConf, repoConf)
+	if err != nil {
+		return err
+	}
 	if cm.Annotations == nil {
 		cm.Annotations = map[string]string{}
 	}

@@ -37,9 +37,9 @@ const (
 
 // Placeholders of the S3 settings printed by --dry-run=client when the S3 Secret cannot be read.
 const (
-	placeholderBucket   = "BUCKET"
-	placeholderEndpoint = "S3-ENDPOINT"
-	placeholderRegion   = "REGION"
+	placeholderBucket   = "placeholder-bucket"
+	placeholderEndpoint = "placeholder-endpoint.invalid"
+	placeholderRegion   = "placeholder-region"
 )
 
 // Options of `create`.

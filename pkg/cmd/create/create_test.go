@@ -151,7 +151,7 @@ func TestClientDryRunS3Placeholders(t *testing.T) {
 	if list.Kind != "List" || len(list.Items) != 7 {
 		t.Errorf("kind %s with %d items, want a List of 7", list.Kind, len(list.Items))
 	}
-	if !strings.Contains(stdout.String(), "repo2-s3-bucket=BUCKET") || !strings.Contains(stderr.String(), "placeholders") {
+	if !strings.Contains(stdout.String(), "repo2-s3-bucket=placeholder-bucket") || !strings.Contains(stderr.String(), "placeholders") {
 		t.Errorf("placeholders not used or not announced:\nstderr: %s", stderr)
 	}
 }

@@ -25,8 +25,11 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func clusterObjects(t *testing.T, ns, name string, created, ready bool, storages ...pgbackrest.Storage) []runtime.Object {
 	t.Helper()
 	spec := create.NewSpec(create.Config{Name: name, Namespace: ns, Storages: storages, Image: "img:" + name},
-		cluster.S3{Bucket: "b", Endpoint: "e", Region: "r"})
-	cm := manifest.ConfigMap(spec, "", "")
+		cluster.S3{Bucket: "bkt", Endpoint: "e", Region: "r"})
+	cm, err := manifest.ConfigMap(spec, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cm.CreationTimestamp = metav1.NewTime(t0.Add(-2 * time.Hour))
 	if created {
 		cm.Annotations = map[string]string{create.AnnotationCreatedAt: t0.Format(time.RFC3339)}
