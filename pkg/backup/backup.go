@@ -102,28 +102,26 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	release, err := kube.AcquireLease(ctx, d.Client, kube.LeaseConfig{
+	lease, err := kube.AcquireLease(ctx, d.Client, kube.LeaseConfig{
 		Namespace: cfg.Namespace, Name: spec.Names().Lease(), Holder: cfg.Holder, Purpose: Purpose,
-		Labels: cluster.Labels(cfg.Cluster, cluster.RoleBackup), Clock: d.now,
-		// A backup killed with kill -9 leaves its Lease behind; its re-run takes it over at once.
-		TakingOverDead: func(h string) {
-			fmt.Fprintf(d.errOut(), "lease %s was held by %q, which no longer runs on this machine: taking it over\n", spec.Names().Lease(), h)
-		},
+		Labels: cluster.Labels(cfg.Cluster, cluster.RoleBackup), Clock: d.now, Poll: d.LeasePoll,
+		Note: func(msg string) { fmt.Fprintln(d.errOut(), msg) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backup of cluster %s refused: %w", cfg.Cluster, err)
 	}
 	defer func() {
-		// Ctrl-C or --timeout must still free the Lease.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		if err := release(rctx); err != nil {
+		// Ctrl-C or --timeout must still free the Lease (Release is bounded by itself).
+		if err := lease.Release(ctx); err != nil {
 			output.Warn(d.errOut(), nil, "%v", err)
 		}
 	}()
 
 	res := &Result{Cluster: cfg.Cluster, Namespace: cfg.Namespace}
 	for i, s := range storages {
+		if err := lease.Check(ctx); err != nil {
+			return res, fenced(err, cfg, storages[i:])
+		}
 		if len(storages) > 1 {
 			fmt.Fprintf(d.errOut(), "backup %d of %d: %s\n", i+1, len(storages), RepoName(s))
 		}
@@ -135,6 +133,10 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 		fmt.Fprintf(d.errOut(), "✓ %s backup %s to %s: %s (%s in the repository) in %s, %.1fMB/s\n",
 			set.Type, set.Label, RepoName(s), FormatBytes(set.Size), FormatBytes(set.RepoSize),
 			output.FormatDuration(time.Duration(set.DurationSeconds*float64(time.Second))), set.ThroughputMBps)
+	}
+	// The sets are taken; a Lease lost during the last one is told, not an error.
+	if err := lease.Check(ctx); err != nil {
+		output.Warn(d.errOut(), nil, "%v: another backup or restore may have run beside this one; see `kubectl pgbackrest info %s`", err, cfg.Cluster)
 	}
 	return res, nil
 }
@@ -148,6 +150,21 @@ func TakeOne(ctx context.Context, d Deps, cfg Config, s pgbackrest.Storage) (*Se
 		return nil, err
 	}
 	return runOne(ctx, d, cfg, pod, s)
+}
+
+// fenced explains a backup stopped because it lost its Lease, before the backups in left.
+func fenced(err error, cfg Config, left []pgbackrest.Storage) error {
+	names := make([]string, len(left))
+	for i, s := range left {
+		names[i] = string(s)
+	}
+	typ := ""
+	if cfg.Type != "" {
+		typ = " --type=" + cfg.Type
+	}
+	return fmt.Errorf("%w; stopped before the backup to %s so that two runs never act on cluster %s at once; "+
+		"take what is left with: kubectl pgbackrest backup %s -n %s --storage=%s%s",
+		err, RepoName(left[0]), cfg.Cluster, cfg.Cluster, cfg.Namespace, strings.Join(names, ","), typ)
 }
 
 // runOne takes one backup to storage s and describes it.

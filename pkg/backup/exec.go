@@ -34,6 +34,9 @@ type Deps struct {
 	ProgressInterval time.Duration
 	// RetryWait is the pause before retrying a read-only exec; 0 means 1 s.
 	RetryWait time.Duration
+	// LeasePoll is how often a Lease held by another run is read while watching it; 0 means
+	// kube.LeasePoll.
+	LeasePoll time.Duration
 }
 
 func (d Deps) now() time.Time {

@@ -222,8 +222,10 @@ type Restore struct {
 	// completed is the index in phaseOrder of the last phase recorded as completed (-1: none).
 	completed int
 
-	release func(context.Context) error
-	paused  *RecoveryState
+	// lease is the Lease while this run holds it; leaseSeen what Prepare saw of it (lease.go).
+	lease     *kube.Lease
+	leaseSeen kube.LeaseSeen
+	paused    *RecoveryState
 }
 
 // Finished describes a restore that has finished.
@@ -329,10 +331,8 @@ func Prepare(ctx context.Context, d Deps, cfg Config) (*Restore, error) {
 	r := &Restore{d: d, cfg: cfg, Spec: spec, Storage: st, OldPVC: spec.DataPVC, completed: -1}
 	r.Canonical = Canonical(st, cfg.Set, cfg.Target)
 
-	if held, err := kube.LeaseHeld(ctx, d.Client, cfg.Namespace, spec.Names().Lease(), d.Holder, d.Now()); err != nil {
+	if err := r.leaseHeld(ctx); err != nil {
 		return nil, err
-	} else if held != nil {
-		return nil, held
 	}
 
 	ann := cm.Annotations
@@ -663,13 +663,8 @@ func (r *Restore) dataPVC(live *corev1.PersistentVolumeClaim) *corev1.Persistent
 
 // Run runs the steps, reporting to rep. The Lease is released when Run returns, also on failure.
 func (r *Restore) Run(ctx context.Context, rep workflow.Reporter) (*Result, error) {
-	defer func() {
-		if r.release != nil {
-			_ = r.release(context.WithoutCancel(ctx))
-			r.release = nil
-		}
-	}()
-	err := workflow.Runner{Now: r.d.Now}.Run(ctx, r.Steps(), rep)
+	defer r.dropLease(ctx)
+	err := workflow.Runner{Now: r.d.Now, Fence: r.fence}.Run(ctx, r.Steps(), rep)
 	if err != nil {
 		return nil, r.explain(err)
 	}
@@ -689,6 +684,9 @@ func (r *Restore) explain(err error) error {
 		return target // restarting cannot help: it says what to run instead
 	}
 	var step *workflow.StepError
+	if errors.As(err, &step) && step.Fenced {
+		return fenced(r.ID, step)
+	}
 	if errors.Is(err, context.Canceled) && errors.As(err, &step) {
 		return fmt.Errorf("restore %s stopped at step %q: %w; re-run the same command to resume it", r.ID, step.Step, step.Err)
 	}

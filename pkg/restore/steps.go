@@ -29,7 +29,7 @@ func (r *Restore) Steps() []workflow.Step {
 	n := r.Spec.Names()
 	ns := r.Spec.Namespace
 	steps := []workflow.Step{
-		{Name: "take lease " + n.Lease(), Done: r.orFinished(func(context.Context) (bool, error) { return r.release != nil, nil }), Apply: r.takeLease},
+		{Name: "take lease " + n.Lease(), Done: r.orFinished(func(context.Context) (bool, error) { return r.lease != nil, nil }), Apply: r.takeLease},
 		{Name: fmt.Sprintf("record restore %s (%s) on ConfigMap %s", r.ID, r.Canonical, n.ConfigMap()), Done: r.orFinished(r.recorded), Apply: r.record},
 		r.phased(PhaseSchedule, workflow.Step{Name: "suspend backup schedules", Done: r.orFinished(r.schedulesSuspended), Apply: r.suspendSchedules}),
 		r.phased(PhasePVC, workflow.Step{Name: "allocate data PVC " + r.PVC, Done: r.orFinished(r.pvcExists), Apply: r.allocatePVC}),
@@ -60,7 +60,7 @@ func (r *Restore) Steps() []workflow.Step {
 		r.phased(PhaseResume, workflow.Step{Name: "resume backup schedules", Done: r.orFinished(r.schedulesResumed), Apply: r.resumeSchedules}),
 		// The Lease goes before the done marker: a run killed between the two resumes and only
 		// finishes, while the other order would leave a finished restore with a dead run's Lease.
-		workflow.Step{Name: "release lease " + n.Lease(), Done: func(context.Context) (bool, error) { return r.release == nil, nil }, Apply: r.releaseLease},
+		workflow.Step{Name: "release lease " + n.Lease(), Done: func(context.Context) (bool, error) { return r.lease == nil, nil }, Apply: r.releaseLease},
 		workflow.Step{Name: "finish restore " + r.ID, Done: r.orFinished(nil), Apply: r.finish},
 	)
 	return steps
@@ -124,34 +124,6 @@ func (r *Restore) setCompleted(ctx context.Context, phase string) error {
 	}
 	r.completed = max(r.completed, idx)
 	return nil
-}
-
-// --- lease ---------------------------------------------------------------------------------
-
-func (r *Restore) takeLease(ctx context.Context) error {
-	name := r.Spec.Names().Lease()
-	rel, err := kube.AcquireLease(ctx, r.d.Client, kube.LeaseConfig{
-		Namespace: r.Spec.Namespace, Name: name,
-		Holder: r.d.Holder, Purpose: "restore",
-		Labels: cluster.Labels(r.Spec.Name, cluster.RoleConfig), Clock: r.d.Now,
-		TakingOverDead: func(h string) {
-			fmt.Fprintf(r.d.ErrOut, "  lease %s was held by %q, which no longer runs on this machine: taking it over\n", name, h)
-		},
-	})
-	if err != nil {
-		return err
-	}
-	r.release = rel
-	return nil
-}
-
-func (r *Restore) releaseLease(ctx context.Context) error {
-	rel := r.release
-	r.release = nil
-	if rel == nil {
-		return nil
-	}
-	return rel(context.WithoutCancel(ctx))
 }
 
 // --- record --------------------------------------------------------------------------------

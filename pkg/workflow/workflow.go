@@ -32,9 +32,14 @@ type Reporter interface {
 type StepError struct {
 	Step string
 	Err  error
+	// Fenced says the step did not run: the Runner's Fence stopped the run before it.
+	Fenced bool
 }
 
 func (e *StepError) Error() string {
+	if e.Fenced {
+		return fmt.Sprintf("stopped before step %q: %v; re-run the same command to resume", e.Step, e.Err)
+	}
 	return fmt.Sprintf("step %q failed: %v; re-run the same command to resume", e.Step, e.Err)
 }
 
@@ -44,6 +49,10 @@ func (e *StepError) Unwrap() error { return e.Err }
 type Runner struct {
 	// Now is the clock used to time steps; nil means time.Now.
 	Now func() time.Time
+	// Fence, when set, is asked before each step whether the run may go on (it still holds its
+	// Lease); an error stops the run before that step. Steps are not interrupted: each ends, or
+	// fails, by itself.
+	Fence func(ctx context.Context) error
 }
 
 // Run runs steps in order with the default clock. See Runner.Run.
@@ -62,6 +71,12 @@ func (rn Runner) Run(ctx context.Context, steps []Step, r Reporter) error {
 		if err := ctx.Err(); err != nil {
 			r.Failed(s.Name, err)
 			return &StepError{Step: s.Name, Err: err}
+		}
+		if rn.Fence != nil {
+			if err := rn.Fence(ctx); err != nil {
+				r.Failed(s.Name, err)
+				return &StepError{Step: s.Name, Err: err, Fenced: true}
+			}
 		}
 		if s.Done != nil {
 			done, err := s.Done(ctx)

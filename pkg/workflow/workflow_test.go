@@ -167,3 +167,33 @@ func TestPlan(t *testing.T) {
 		t.Errorf("Plan = %v, want %v", got, want)
 	}
 }
+
+// TestFenceStopsBeforeNextStep: a run that may no longer act (it lost its Lease) stops between
+// steps, naming the step it did not run, and says a re-run resumes.
+func TestFenceStopsBeforeNextStep(t *testing.T) {
+	w := &world{has: map[string]bool{}}
+	lost := false
+	steps := w.steps("a", "b", "c")
+	steps[0].Apply = func(context.Context) error { w.has["a"] = true; lost = true; return nil }
+	fence := func(context.Context) error {
+		if lost {
+			return errors.New("lease ns/l was deleted while this restore held it")
+		}
+		return nil
+	}
+	r := &recorder{}
+	err := Runner{Now: fixedClock(), Fence: fence}.Run(context.Background(), steps, r)
+	var se *StepError
+	if !errors.As(err, &se) || !se.Fenced || se.Step != "create b" {
+		t.Fatalf("err = %v, want a fenced StepError before %q", err, "create b")
+	}
+	if want := `stopped before step "create b": lease ns/l was deleted while this restore held it; re-run the same command to resume`; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+	if w.has["b"] || w.has["c"] {
+		t.Errorf("steps ran after the fence: %v", w.has)
+	}
+	if last := r.lines[len(r.lines)-1]; last != "✗ create b: lease ns/l was deleted while this restore held it" {
+		t.Errorf("last line = %q", last)
+	}
+}
