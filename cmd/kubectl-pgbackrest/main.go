@@ -21,8 +21,10 @@ func main() {
 	// wait) through klog; the plugin reports what happened itself, in words a user can act on. A
 	// logger, not just an output: klog writes ERROR lines to stderr whatever its output is.
 	klog.SetLogger(logr.Discard())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(context.Background(), sigs, streams.ErrOut, os.Exit)
 	err := cmd.NewRootCmd(streams).ExecuteContext(ctx)
 	stop()
 	if err != nil {

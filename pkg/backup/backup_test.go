@@ -19,9 +19,11 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
@@ -205,7 +207,7 @@ func fixture(t *testing.T) []byte {
 var t0 = time.Date(2026, 11, 25, 0, 27, 40, 0, time.UTC)
 
 func deps(cs *fake.Clientset, ex *fakeExec, errOut io.Writer) Deps {
-	return Deps{Client: cs, Exec: ex, ErrOut: errOut, Now: func() time.Time { return t0 }, RetryWait: time.Millisecond}
+	return Deps{Client: cs, Exec: ex, ErrOut: errOut, Now: func() time.Time { return t0 }, RetryWait: time.Millisecond, LeasePoll: time.Millisecond}
 }
 
 func TestRunOrderAndResult(t *testing.T) {
@@ -310,6 +312,7 @@ func TestRunRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := fake.NewClientset(tt.objs(t)...)
+			keepRenewing(cs) // the holder of the lease, when there is one, is alive
 			ex := &fakeExec{info: fixture(t)}
 			tt.cfg.Namespace, tt.cfg.Holder = "ns", "me"
 			_, err := Run(t.Context(), deps(cs, ex, io.Discard), tt.cfg)
@@ -353,7 +356,9 @@ func TestRunTakesOverLeaseOfDeadLocalRun(t *testing.T) {
 			AcquireTime: &metav1.MicroTime{Time: t0.Add(-time.Minute)}, RenewTime: &metav1.MicroTime{Time: t0.Add(-10 * time.Second)}},
 	}
 	cs := fake.NewClientset(append(objects(t, newSpec(pgbackrest.Local), true), left)...)
-	if held, _ := kube.LeaseHeld(t.Context(), cs, "ns", "pg1-pgbackrest", "me", t0); held != nil {
+	short, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if held, err := kube.LeaseHeld(short, cs, kube.LeaseConfig{Namespace: "ns", Name: "pg1-pgbackrest", Holder: "me", Poll: time.Millisecond}); held != nil || err != nil {
 		t.Skip("processes cannot be probed here: a dead run's Lease is taken over once stale")
 	}
 	ex := &fakeExec{info: fixture(t)}
@@ -374,6 +379,66 @@ func TestRunTakesOverLeaseOfDeadLocalRun(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+var leases = coordinationv1.SchemeGroupVersion.WithResource("leases")
+
+// keepRenewing makes the holder of Lease ns/pg1-pgbackrest alive: each read finds it renewed.
+func keepRenewing(cs *fake.Clientset) {
+	cs.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		obj, err := cs.Tracker().Get(leases, "ns", "pg1-pgbackrest")
+		if err != nil {
+			return false, nil, nil
+		}
+		l := obj.(*coordinationv1.Lease).DeepCopy()
+		if *l.Spec.HolderIdentity != "me" {
+			rt := metav1.NewMicroTime(l.Spec.RenewTime.Add(time.Second))
+			l.Spec.RenewTime = &rt
+			_ = cs.Tracker().Update(leases, l, "ns")
+		}
+		return false, nil, nil
+	})
+}
+
+// TestRunStopsWhenLeaseLost: a backup whose Lease was deleted by hand (or taken by another run)
+// while it ran takes no further backup beside the other run, and says what is left to take.
+func TestRunStopsWhenLeaseLost(t *testing.T) {
+	for _, storages := range [][]pgbackrest.Storage{{pgbackrest.Local, pgbackrest.S3}, {pgbackrest.Local}} {
+		t.Run(fmt.Sprint(storages), func(t *testing.T) {
+			cs := fake.NewClientset(objects(t, newSpec(pgbackrest.Local, pgbackrest.S3), true)...)
+			ex := &fakeExec{info: fixture(t)}
+			// Once the first backup has run, the Lease is gone: deleted by hand meanwhile.
+			cs.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+				if slices.Contains(ex.verbs(), "backup repo=1") {
+					return true, nil, apierrors.NewNotFound(leases.GroupResource(), "pg1-pgbackrest")
+				}
+				return false, nil, nil
+			})
+			var errOut bytes.Buffer
+			res, err := Run(t.Context(), deps(cs, ex, &errOut), Config{Namespace: "ns", Cluster: "pg1", Holder: "me", Type: "full", Storages: storages})
+			if got := slices.DeleteFunc(ex.verbs(), func(v string) bool { return !strings.HasPrefix(v, "backup") }); !slices.Equal(got, []string{"backup repo=1"}) {
+				t.Errorf("backups = %q, want only the first", got)
+			}
+			if res == nil || len(res.Backups) != 1 {
+				t.Fatalf("result = %+v, want the first set", res)
+			}
+			if len(storages) == 1 {
+				// The only backup is taken: told, not failed.
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if want := "lease ns/pg1-pgbackrest was deleted while this backup held it: another backup or restore may have run beside this one"; !strings.Contains(errOut.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+				}
+				return
+			}
+			want := "lease ns/pg1-pgbackrest was deleted while this backup held it; stopped before the backup to s3 (repo2) so that two runs never act on cluster pg1 at once; " +
+				"take what is left with: kubectl pgbackrest backup pg1 -n ns --storage=s3 --type=full"
+			if err == nil || err.Error() != want {
+				t.Errorf("err = %v\nwant %s", err, want)
+			}
+		})
+	}
+}
 
 func TestRunFailureStopsAndNeverRetries(t *testing.T) {
 	cs := fake.NewClientset(objects(t, newSpec(pgbackrest.Local, pgbackrest.S3), true)...)

@@ -91,7 +91,7 @@ func TestCleanupRefusedMidRestore(t *testing.T) {
 	if err := (workflow.Runner{}).Run(context.Background(), r.Steps()[:2], &recorder{}); err != nil {
 		t.Fatal(err)
 	}
-	_ = r.release(context.Background())
+	_ = r.releaseLease(context.Background())
 	w.cs.ClearActions()
 	err = Cleanup(context.Background(), w.cs, ns, "db", "db-old")
 	if !errors.Is(err, cluster.ErrRestoreInProgress) || exitcode.For(err) != exitcode.UsageError {
@@ -116,7 +116,7 @@ func TestOtherTargetRefusedNamesTheCommand(t *testing.T) {
 	if err := (workflow.Runner{}).Run(context.Background(), r.Steps()[:2], &recorder{}); err != nil {
 		t.Fatal(err)
 	}
-	_ = r.release(context.Background())
+	_ = r.releaseLease(context.Background())
 	_, err = w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.S3}})
 	if !errors.Is(err, ErrInProgress) {
 		t.Fatalf("err = %v, want ErrInProgress", err)

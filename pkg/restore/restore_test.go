@@ -328,9 +328,7 @@ func TestRestoreFailAtEachStepThenRerun(t *testing.T) {
 				}
 				rec := &recorder{}
 				err = workflow.Runner{}.Run(context.Background(), steps, rec)
-				if r.release != nil {
-					_ = r.release(context.Background())
-				}
+				_ = r.releaseLease(context.Background())
 				if err == nil && slices.Contains(rec.skipped, steps[i].Name) {
 					t.Skipf("step %q is done by construction here: it never runs", steps[i].Name)
 				}
@@ -453,7 +451,7 @@ func TestRestoreOtherTargetRefusedUnlessAbandon(t *testing.T) {
 	if err := (workflow.Runner{}).Run(context.Background(), steps[:4], &recorder{}); err != nil {
 		t.Fatal(err)
 	}
-	_ = r.release(context.Background())
+	_ = r.releaseLease(context.Background())
 
 	other := Config{Storages: []pgbackrest.Storage{pgbackrest.Local}, Target: pgbackrest.Target{Type: pgbackrest.TargetImmediate}}
 	_, err = w.prepare(other)
@@ -546,6 +544,7 @@ func TestPrepareLeaseHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keepRenewing(w.cs) // its holder is alive
 	_, err = w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}})
 	var held *kube.HeldError
 	if !errors.As(err, &held) {
@@ -570,7 +569,9 @@ func TestRestoreTakesOverLeaseOfDeadLocalRun(t *testing.T) {
 	if _, err := w.cs.CoordinationV1().Leases(ns).Create(context.Background(), lease, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if held, _ := kube.LeaseHeld(context.Background(), w.cs, ns, "db-pgbackrest", "me", w.now); held != nil {
+	short, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if held, err := kube.LeaseHeld(short, w.cs, kube.LeaseConfig{Namespace: ns, Name: "db-pgbackrest", Holder: "me", Poll: time.Millisecond}); held != nil || err != nil {
 		t.Skip("processes cannot be probed here: a dead run's Lease is taken over once stale")
 	}
 	r, err := w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}})
@@ -679,9 +680,7 @@ func runThrough(t *testing.T, r *Restore, prefix string) {
 	if err := (workflow.Runner{}).Run(context.Background(), steps[:n+1], &recorder{}); err != nil {
 		t.Fatal(err)
 	}
-	if r.release != nil {
-		_ = r.release(context.Background())
-	}
+	_ = r.releaseLease(context.Background())
 }
 
 // TestRestoreJobDeletedAfterPrimaryStarted: a run killed once the new primary runs on the restore's
