@@ -24,7 +24,7 @@ import (
 //     its next step (Lease.Check).
 const (
 	LeaseDuration   = 90 * time.Second
-	LeaseRenewEvery = 5 * time.Second
+	LeaseRenewEvery = 2 * time.Second
 	// LeasePoll is how often a Lease held by another run is read while this run watches it.
 	LeasePoll = time.Second
 	// LeaseReleaseTimeout bounds Release: Ctrl-C must not hang on an API server that is gone.
@@ -208,10 +208,11 @@ func (l *Lease) renewLoop(ctx context.Context) {
 
 // unrenewedLocked is the loss once renewals have failed so long (by this process's clock) that
 // another run, watching the Lease unchanged for its duration, may take it over: a renewal
-// interval before that. Nil before then: a failed renewal is retried on the next tick.
+// margin (10 s, or a renewal interval when longer) before that. Nil before then: a failed
+// renewal is retried on the next tick.
 func (l *Lease) unrenewedLocked(cause error) *LostError {
 	failing := l.cfg.Watch().Sub(l.renewed)
-	if failing < l.cfg.Duration-min(l.cfg.RenewEvery, l.cfg.Duration/3) {
+	if failing < l.cfg.Duration-min(max(l.cfg.RenewEvery, 10*time.Second), l.cfg.Duration/3) {
 		return nil
 	}
 	return &LostError{Namespace: l.cfg.Namespace, Name: l.cfg.Name, Purpose: l.cfg.Purpose, Unrenewed: failing, Cause: cause}
