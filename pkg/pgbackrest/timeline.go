@@ -324,6 +324,12 @@ func (ts Timelines) PlanTimeline(t Target, set string, backups []BackupSummary) 
 		}
 	}
 
+	// LSNs continue across a timeline's history, so an LSN target is compared with a set's stop
+	// LSN along it: recovery cannot stop before the set is consistent.
+	var toLSN LSN
+	if t.typ() == TargetLSN {
+		toLSN, _ = ParseLSN(t.Value)
+	}
 	var fits []BackupSummary
 	var labels []string
 	for _, b := range backups {
@@ -332,7 +338,7 @@ func (ts Timelines) PlanTimeline(t Target, set string, backups []BackupSummary) 
 			continue
 		}
 		labels = append(labels, b.Label)
-		if !b.WALInArchive || b.Error || (!at.IsZero() && b.Stop.After(at)) {
+		if !b.WALInArchive || b.Error || (!at.IsZero() && b.Stop.After(at)) || (toLSN != 0 && lsn > toLSN) {
 			continue
 		}
 		fits = append(fits, b)

@@ -110,6 +110,9 @@ func TestPlanTimeline(t *testing.T) {
 		// not on timeline 3's history, and PostgreSQL would refuse to start.
 		{name: "on the newest", target: Target{Type: TargetTime, Value: tm(50)}, follow: 3, wantSet: "F1"},
 		{name: "end of archive", target: Target{}, follow: 3, wantSet: "F1"},
+		// An LSN on timeline 2 after F2 ended starts from F2; one before it from F1.
+		{name: "lsn after F2", target: Target{Type: TargetLSN, Value: "0/7000000", Timeline: "2"}, follow: 2, wantSet: "F2"},
+		{name: "lsn before F2", target: Target{Type: TargetLSN, Value: "0/5000000", Timeline: "2"}, follow: 2, wantSet: "F1"},
 		{name: "set off the history", target: Target{}, set: "F2", err: ErrNoSetOnTimeline, errSubstr: []string{"--set F2", "timeline 3", "F1"}},
 		{name: "no such timeline", target: Target{Timeline: "7"}, errSubstr: []string{"--target-timeline=7", "1, 2, 3"}},
 		{name: "current left alone", target: Target{Type: TargetTime, Value: tm(15), Timeline: "current"}},

@@ -27,9 +27,10 @@ const causeRecoveryTarget = "recovery-target"
 // recoveryFatal are parts of PostgreSQL's FATAL messages of a recovery that cannot get to its
 // target, whatever it is restarted with.
 var recoveryFatal = []string{
-	"recovery ended before configured recovery target was reached", // a name, time, xid or LSN past the end of the WAL
-	"is not a child of this server's history",                      // --target-timeline that the backup is not on
-	"recovery target timeline",                                     // "recovery target timeline N does not exist"
+	"recovery ended before configured recovery target was reached",      // a name, time, xid or LSN past the end of the WAL
+	"is not a child of this server's history",                           // --target-timeline that the backup is not on
+	"recovery target timeline",                                          // "recovery target timeline N does not exist"
+	"requested recovery stop point is before consistent recovery point", // a target before the set ended
 }
 
 // recoveryFailure looks for such a FATAL line in the termination messages (the primary's
