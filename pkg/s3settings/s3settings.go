@@ -81,11 +81,11 @@ func (s Settings) Validate() error {
 	}
 	switch {
 	case s.Key == "" && s.KeySecret == "":
-		errs = append(errs, errors.New("S3 credentials are required: give --key and --key-secret, --key-from-env or --key-stdin"))
+		errs = append(errs, errors.New("S3 credentials are required: give --key with --key-secret-file, --key-from-env or --key-stdin"))
 	case s.Key == "":
-		errs = append(errs, errors.New("the S3 access key is missing: give --key with --key-secret"))
+		errs = append(errs, errors.New("the S3 access key is missing: give --key with --key-secret-file"))
 	case s.KeySecret == "":
-		errs = append(errs, errors.New("the S3 secret key is missing: give --key-secret with --key"))
+		errs = append(errs, errors.New("the S3 secret key is missing: give --key-secret-file with --key"))
 	}
 	if len(s.CABundle) > 0 {
 		if _, err := ParseCABundle(s.CABundle); err != nil {

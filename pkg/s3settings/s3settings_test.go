@@ -60,7 +60,7 @@ func TestValidate(t *testing.T) {
 		{"uri style", func(s *Settings) { s.URIStyle = "virtual" }, "--uri-style must be host or path"},
 		{"no credentials", func(s *Settings) { s.Key, s.KeySecret = "", "" }, "credentials are required"},
 		{"no key", func(s *Settings) { s.Key = "" }, "give --key"},
-		{"no key secret", func(s *Settings) { s.KeySecret = "" }, "give --key-secret"},
+		{"no key secret", func(s *Settings) { s.KeySecret = "" }, "give --key-secret-file"},
 		{"bad ca", func(s *Settings) { s.CABundle = []byte("not pem") }, "--ca-bundle: no PEM certificate"},
 		{"key not cert", func(s *Settings) {
 			s.CABundle = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})

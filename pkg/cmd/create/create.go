@@ -58,6 +58,7 @@ type Options struct {
 	S3Secret          string
 	DryRun            string
 	Output            string
+	ShowSecrets       bool
 	Timeout           time.Duration
 
 	// Validated.
@@ -151,6 +152,7 @@ and a warning says so.`,
 	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, client (print the objects, send nothing) or server (validate on the server, persist nothing)")
 	f.Lookup("dry-run").NoOptDefVal = DryRunClient
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Print the objects: yaml or json")
+	f.BoolVar(&o.ShowSecrets, "show-secrets", o.ShowSecrets, "With -o, print the TLS Secret's keys (a dry run prints placeholders; without this flag, sizes only)")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the cluster to become ready; a timeout leaves it working: re-run to resume")
 	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3", "local,s3"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp))
@@ -201,6 +203,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
 		errs = append(errs, fmt.Errorf("invalid -o/--output %q: use yaml or json", o.Output))
+	}
+	if o.ShowSecrets && o.Output == "" {
+		errs = append(errs, errors.New("--show-secrets needs -o yaml or -o json"))
 	}
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --timeout %s: give a positive duration, e.g. 10m", o.Timeout))
@@ -427,8 +432,10 @@ func (o *Options) printOrList(objs []runtime.Object, verb string) error {
 	return nil
 }
 
-// print writes objs as YAML documents separated by ---, or as one JSON v1 List.
+// print writes objs as YAML documents separated by ---, or as one JSON v1 List. The TLS Secret's
+// private keys are shown only with --show-secrets, and never from a dry run.
 func (o *Options) print(objs []runtime.Object) error {
+	objs = output.Secrets(objs, output.SecretValuesFor(o.ShowSecrets, o.DryRun != DryRunNone))
 	if o.Output == "json" {
 		list := &corev1.List{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "List"}}
 		for _, obj := range objs {

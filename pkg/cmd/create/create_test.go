@@ -3,6 +3,7 @@ package create
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -169,5 +170,29 @@ func TestClientDryRunS3ReadsSecret(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "kubectl pgbackrest s3 configure") || stdout.Len() == 0 {
 		t.Errorf("stderr: %s", stderr)
+	}
+}
+
+// -o never prints the TLS Secret's private keys unless --show-secrets, and a dry run (whose keys
+// are freshly generated, real ones) prints placeholders even then.
+func TestPrintedObjectsHoldNoPrivateKey(t *testing.T) {
+	pem := base64.StdEncoding.EncodeToString([]byte("-----BEGIN"))[:12]
+	for _, show := range []bool{false, true} {
+		o, stdout, _ := dryRunOptions(t, "local", "yaml")
+		o.ShowSecrets = show
+		if err := o.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out := stdout.String()
+		if strings.Contains(out, pem) || strings.Contains(out, "PRIVATE KEY") {
+			t.Errorf("show-secrets %v: the dry run printed key material:\n%s", show, out)
+		}
+		want := "REDACTED ("
+		if show {
+			want = "PLACEHOLDER ("
+		}
+		if !strings.Contains(out, "server.key: "+want) {
+			t.Errorf("show-secrets %v: server.key is not %q:\n%s", show, want, out)
+		}
 	}
 }

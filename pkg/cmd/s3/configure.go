@@ -10,11 +10,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"golang.org/x/term"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
@@ -29,27 +29,34 @@ const (
 	DryRunServer = "server"
 )
 
-// Environment variables --key-from-env reads, in order of preference.
+// Environment variables --key-from-env reads, in order of preference: pgBackRest's own pair names
+// this repository exactly, while the AWS pair may be the shell's credentials for something else.
 var credentialEnv = [][2]string{
-	{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
 	{"PGBACKREST_REPO2_S3_KEY", "PGBACKREST_REPO2_S3_KEY_SECRET"},
+	{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
 }
 
 // ConfigureOptions of `s3 configure`.
 type ConfigureOptions struct {
 	genericiooptions.IOStreams
-	PrintFlags *genericclioptions.PrintFlags
+	// Output is "" (one line), yaml, json or name; ShowSecrets prints the values with yaml/json.
+	Output      string
+	ShowSecrets bool
 
 	// Settings gets the plain flags directly and the credentials in Complete.
 	Settings   s3settings.Settings
 	SecretName string
 	DryRun     string
 
-	// Credential sources: exactly one.
-	Key, KeySecret string
-	KeyFromEnv     bool
-	KeyStdin       bool
-	CABundleFile   string
+	// Credential sources: exactly one. The secret key is never a flag value (shell history, ps):
+	// it comes from a file, the environment or stdin (without echo on a terminal).
+	Key, KeySecretFile string
+	KeyFromEnv         bool
+	KeyStdin           bool
+	CABundleFile       string
+	// StdinTTY says stdin is a terminal: --key-stdin then prompts, without echo for the secret.
+	StdinTTY     bool
+	ReadPassword func() (string, error)
 
 	// Edges, replaced in tests.
 	LookupEnv func(string) (string, bool)
@@ -58,27 +65,33 @@ type ConfigureOptions struct {
 	// Completed.
 	Namespace string
 	Client    kubernetes.Interface // nil with --dry-run=client
-	printer   printers.ResourcePrinter
 	color     *output.Color
 }
 
 // NewConfigureOptions holds every default of `s3 configure`.
 func NewConfigureOptions(streams genericiooptions.IOStreams) *ConfigureOptions {
-	return &ConfigureOptions{
+	o := &ConfigureOptions{
 		IOStreams:  streams,
-		PrintFlags: genericclioptions.NewPrintFlags("configured").WithTypeSetter(scheme.Scheme),
 		Settings:   s3settings.Defaults(),
 		SecretName: s3settings.DefaultSecretName,
 		DryRun:     DryRunNone,
 		LookupEnv:  os.LookupEnv,
 		ReadFile:   os.ReadFile,
 	}
+	if f, ok := streams.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.StdinTTY = true
+		o.ReadPassword = func() (string, error) {
+			b, err := term.ReadPassword(int(f.Fd()))
+			return string(b), err
+		}
+	}
+	return o
 }
 
 func newConfigureCmd(deps *cmdutil.Deps) *cobra.Command {
 	o := NewConfigureOptions(deps.IOStreams)
 	cmd := &cobra.Command{
-		Use:   "configure --bucket B --endpoint HOST[:PORT] --region R (--key-from-env | --key-stdin | --key K --key-secret S)",
+		Use:   "configure --bucket B --endpoint HOST[:PORT] --region R (--key-from-env | --key-stdin | --key K --key-secret-file FILE)",
 		Short: "Write the namespace's S3 Secret (bucket, endpoint, region, credentials, CA bundle)",
 		Long: `Write the Secret (default pgbackrest-s3) that clusters with storage "s3" use for
 pgBackRest's repo2. It is applied with Server-Side Apply, so running it again updates it.
@@ -87,9 +100,13 @@ Everything is validated before anything is sent to the cluster.`,
   kubectl pgbackrest s3 configure --bucket backups --endpoint minio.minio.svc:9000 \
     --region us-east-1 --uri-style path --ca-bundle minio-ca.crt --key-from-env
 
-  # credentials on stdin (key on the first line, secret on the second)
-  printf '%s\n%s\n' "$KEY" "$SECRET" | kubectl pgbackrest s3 configure --bucket b \
+  # credentials on stdin (key on the first line, secret on the second); on a terminal it
+  # asks for them, without echoing the secret
+  printf '%s\n%s\n' "$KEY" "$SECRET" | kubectl pgbackrest s3 configure --bucket backups \
     --endpoint s3.eu-west-1.amazonaws.com --region eu-west-1 --key-stdin
+
+  # the secret key from a file (mode 0600), the key id as a flag
+  kubectl pgbackrest s3 configure ... --key AKIA... --key-secret-file ~/.s3-secret
 
   # see what would be written
   kubectl pgbackrest s3 configure ... --dry-run=client -o yaml`,
@@ -114,14 +131,16 @@ Everything is validated before anything is sent to the cluster.`,
 	f.StringVar(&o.Settings.URIStyle, "uri-style", o.Settings.URIStyle, "S3 URI style: host (virtual-hosted, AWS) or path (MinIO and most self-hosted servers)")
 	f.BoolVar(&o.Settings.VerifyTLS, "verify-tls", o.Settings.VerifyTLS, "Verify the S3 server's TLS certificate")
 	f.StringVar(&o.Key, "key", "", "S3 access key")
-	f.StringVar(&o.KeySecret, "key-secret", "", "S3 secret key (visible in shell history: prefer --key-from-env or --key-stdin)")
-	f.BoolVar(&o.KeyFromEnv, "key-from-env", false, "Read credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or PGBACKREST_REPO2_S3_KEY/PGBACKREST_REPO2_S3_KEY_SECRET")
-	f.BoolVar(&o.KeyStdin, "key-stdin", false, "Read credentials from stdin: the key on the first line, the secret on the second")
+	f.StringVar(&o.KeySecretFile, "key-secret-file", "", "Read the S3 secret key (with --key) from this file, - for stdin")
+	f.BoolVar(&o.KeyFromEnv, "key-from-env", false, "Read credentials from PGBACKREST_REPO2_S3_KEY/PGBACKREST_REPO2_S3_KEY_SECRET, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	f.BoolVar(&o.KeyStdin, "key-stdin", false, "Read credentials from stdin: the key on the first line, the secret on the second (asked for, without echo, on a terminal)")
 	f.StringVar(&o.CABundleFile, "ca-bundle", "", "PEM file with the CA certificates that sign the S3 server's certificate")
 	f.StringVar(&o.SecretName, "secret-name", o.SecretName, "Name of the Secret")
 	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, client (print, send nothing) or server (validate on the server, persist nothing)")
 	f.Lookup("dry-run").NoOptDefVal = DryRunClient
-	o.PrintFlags.AddFlags(cmd)
+	f.StringVarP(&o.Output, "output", "o", o.Output, "Print the Secret: yaml, json or name")
+	f.BoolVar(&o.ShowSecrets, "show-secrets", o.ShowSecrets, "With -o yaml|json, print the credentials too (a dry run prints placeholders; without this flag, sizes only)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"yaml", "json", "name"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("uri-style", cobra.FixedCompletions([]string{"host", "path"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp))
 	o.color = deps.Color
@@ -131,7 +150,7 @@ Everything is validated before anything is sent to the cluster.`,
 // credentialSources counts the credential sources given.
 func (o *ConfigureOptions) credentialSources() int {
 	n := 0
-	if o.Key != "" || o.KeySecret != "" {
+	if o.Key != "" || o.KeySecretFile != "" {
 		n++
 	}
 	if o.KeyFromEnv {
@@ -143,7 +162,7 @@ func (o *ConfigureOptions) credentialSources() int {
 	return n
 }
 
-var errSources = errors.New("give only one of --key/--key-secret, --key-from-env and --key-stdin")
+var errSources = errors.New("give only one of --key/--key-secret-file, --key-from-env and --key-stdin")
 
 // Complete reads the credentials and the CA bundle. Problems with what the user gave are usage
 // errors. Nothing here needs a kubeconfig, so bad flags fail with exit status 2 anywhere.
@@ -161,9 +180,6 @@ func (o *ConfigureOptions) Complete() error {
 		}
 		o.Settings.CABundle = b
 	}
-	if o.KeySecret != "" && o.color != nil {
-		output.Warn(o.ErrOut, o.color, "--key-secret on the command line is visible in shell history and ps; prefer --key-from-env or --key-stdin")
-	}
 	return nil
 }
 
@@ -175,15 +191,6 @@ func (o *ConfigureOptions) CompleteCluster(deps *cmdutil.Deps) error {
 		return err
 	}
 	o.Namespace = ns
-	switch o.DryRun {
-	case DryRunClient:
-		o.PrintFlags.Complete("%s (dry run)")
-	case DryRunServer:
-		o.PrintFlags.Complete("%s (server dry run)")
-	}
-	if o.printer, err = o.PrintFlags.ToPrinter(); err != nil {
-		return cmdutil.Usage(err)
-	}
 	if o.DryRun != DryRunClient {
 		if o.Client, err = deps.Clientset(); err != nil {
 			return err
@@ -200,21 +207,76 @@ func (o *ConfigureOptions) loadCredentials() error {
 			s, okS := o.LookupEnv(pair[1])
 			if okK && okS && k != "" && s != "" {
 				o.Settings.Key, o.Settings.KeySecret = k, s
+				fmt.Fprintf(o.ErrOut, "credentials from %s (%s) and %s\n", pair[0], s3settings.MaskKey(k), pair[1])
 				return nil
 			}
 		}
 		return fmt.Errorf("--key-from-env: set %s and %s (or %s and %s)",
 			credentialEnv[0][0], credentialEnv[0][1], credentialEnv[1][0], credentialEnv[1][1])
+	case o.KeyStdin && o.StdinTTY:
+		k, s, err := o.promptCredentials()
+		if err != nil {
+			return fmt.Errorf("--key-stdin: %w", err)
+		}
+		o.Settings.Key, o.Settings.KeySecret = k, s
 	case o.KeyStdin:
 		k, s, err := readCredentials(o.In)
 		if err != nil {
 			return fmt.Errorf("--key-stdin: %w", err)
 		}
 		o.Settings.Key, o.Settings.KeySecret = k, s
+	case o.KeySecretFile != "":
+		s, err := o.readSecretFile()
+		if err != nil {
+			return fmt.Errorf("--key-secret-file: %w", err)
+		}
+		o.Settings.Key, o.Settings.KeySecret = o.Key, s
 	default:
-		o.Settings.Key, o.Settings.KeySecret = o.Key, o.KeySecret
+		o.Settings.Key = o.Key
 	}
 	return nil
+}
+
+// readSecretFile reads the secret key from --key-secret-file ("-": stdin), one line.
+func (o *ConfigureOptions) readSecretFile() (string, error) {
+	var b []byte
+	var err error
+	if o.KeySecretFile == "-" {
+		if o.In == nil {
+			return "", errors.New("no stdin")
+		}
+		b, err = io.ReadAll(io.LimitReader(o.In, 64<<10))
+	} else {
+		b, err = o.ReadFile(o.KeySecretFile)
+	}
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" || strings.ContainsAny(s, "\n\r") {
+		return "", errors.New("want the secret key alone on one line")
+	}
+	return s, nil
+}
+
+// promptCredentials asks for the key id (echoed) and the secret key (not echoed) on a terminal.
+func (o *ConfigureOptions) promptCredentials() (key, secret string, err error) {
+	fmt.Fprint(o.ErrOut, "S3 access key id: ")
+	key, err = bufio.NewReader(o.In).ReadString('\n')
+	if err != nil {
+		return "", "", err
+	}
+	fmt.Fprint(o.ErrOut, "S3 secret key (not shown): ")
+	secret, err = o.ReadPassword()
+	fmt.Fprintln(o.ErrOut)
+	if err != nil {
+		return "", "", err
+	}
+	key, secret = strings.TrimSpace(key), strings.TrimSpace(secret)
+	if key == "" || secret == "" {
+		return "", "", errors.New("both the access key id and the secret key are needed")
+	}
+	return key, secret, nil
 }
 
 // readCredentials reads two lines: the access key, then the secret key.
@@ -250,6 +312,14 @@ func (o *ConfigureOptions) Validate() error {
 	if err := cmdutil.ValidateName("--secret-name", o.SecretName); err != nil {
 		errs = append(errs, err)
 	}
+	switch o.Output {
+	case "", "yaml", "json", "name":
+	default:
+		errs = append(errs, fmt.Errorf("-o/--output %q: use yaml, json or name", o.Output))
+	}
+	if o.ShowSecrets && o.Output != "yaml" && o.Output != "json" {
+		errs = append(errs, errors.New("--show-secrets needs -o yaml or -o json"))
+	}
 	if err := o.Settings.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -260,12 +330,31 @@ func (o *ConfigureOptions) Validate() error {
 func (o *ConfigureOptions) Run(ctx context.Context) error {
 	sec := o.Settings.Secret(o.Namespace, o.SecretName)
 	if o.DryRun == DryRunClient {
-		return o.printer.PrintObj(sec, o.Out)
+		return o.print(sec)
 	}
 	got, err := kube.Apply(ctx, o.Client, sec, kube.ApplyOptions{DryRun: o.DryRun == DryRunServer})
 	if err != nil {
 		return fmt.Errorf("writing the S3 settings: %w", err)
 	}
 	got.SetGroupVersionKind(sec.GroupVersionKind())
-	return o.printer.PrintObj(got, o.Out)
+	return o.print(got)
+}
+
+// print writes what was configured: one line, its name, or the Secret with its credentials
+// redacted unless --show-secrets (and never from a dry run).
+func (o *ConfigureOptions) print(sec *corev1.Secret) error {
+	suffix := map[string]string{DryRunClient: " (dry run)", DryRunServer: " (server dry run)"}[o.DryRun]
+	sec = output.Secret(sec, output.SecretValuesFor(o.ShowSecrets, o.DryRun != DryRunNone))
+	switch o.Output {
+	case "yaml":
+		return (&printers.YAMLPrinter{}).PrintObj(sec, o.Out)
+	case "json":
+		return (&printers.JSONPrinter{}).PrintObj(sec, o.Out)
+	case "name":
+		_, err := fmt.Fprintf(o.Out, "secret/%s\n", sec.Name)
+		return err
+	default:
+		_, err := fmt.Fprintf(o.Out, "secret/%s configured%s\n", sec.Name, suffix)
+		return err
+	}
 }

@@ -2,8 +2,10 @@ package s3
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -56,12 +58,16 @@ func TestLoadCredentials(t *testing.T) {
 		key, secret   string
 		wantErrSubstr string
 	}{
-		{"flags", ConfigureOptions{Key: "k", KeySecret: "s"}, "k", "s", ""},
-		{"aws env", ConfigureOptions{KeyFromEnv: true, LookupEnv: env(map[string]string{
-			"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "as", "PGBACKREST_REPO2_S3_KEY": "pk", "PGBACKREST_REPO2_S3_KEY_SECRET": "ps"})}, "ak", "as", ""},
-		{"pgbackrest env", ConfigureOptions{KeyFromEnv: true, LookupEnv: env(map[string]string{
-			"AWS_ACCESS_KEY_ID": "ak", "PGBACKREST_REPO2_S3_KEY": "pk", "PGBACKREST_REPO2_S3_KEY_SECRET": "ps"})}, "pk", "ps", ""},
-		{"no env", ConfigureOptions{KeyFromEnv: true, LookupEnv: env(nil)}, "", "", "--key-from-env: set AWS_ACCESS_KEY_ID"},
+		{"key and secret file", ConfigureOptions{Key: "k", KeySecretFile: "/s", ReadFile: func(string) ([]byte, error) { return []byte("s\n"), nil }}, "k", "s", ""},
+		{"secret file on stdin", ConfigureOptions{Key: "k", KeySecretFile: "-", IOStreams: genericiooptions.IOStreams{In: strings.NewReader("s\n")}}, "k", "s", ""},
+		{"secret file of two lines", ConfigureOptions{Key: "k", KeySecretFile: "-", IOStreams: genericiooptions.IOStreams{In: strings.NewReader("s\nx\n")}}, "", "", "alone on one line"},
+		{"both envs: pgbackrest's wins", ConfigureOptions{KeyFromEnv: true, IOStreams: genericiooptions.IOStreams{ErrOut: io.Discard}, LookupEnv: env(map[string]string{
+			"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "as", "PGBACKREST_REPO2_S3_KEY": "pk", "PGBACKREST_REPO2_S3_KEY_SECRET": "ps"})}, "pk", "ps", ""},
+		{"aws env", ConfigureOptions{KeyFromEnv: true, IOStreams: genericiooptions.IOStreams{ErrOut: io.Discard}, LookupEnv: env(map[string]string{
+			"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "as", "PGBACKREST_REPO2_S3_KEY": "pk"})}, "ak", "as", ""},
+		{"no env", ConfigureOptions{KeyFromEnv: true, LookupEnv: env(nil)}, "", "", "--key-from-env: set PGBACKREST_REPO2_S3_KEY"},
+		{"terminal", ConfigureOptions{KeyStdin: true, StdinTTY: true, ReadPassword: func() (string, error) { return "s1", nil },
+			IOStreams: genericiooptions.IOStreams{In: strings.NewReader("k1\n"), ErrOut: io.Discard}}, "k1", "s1", ""},
 		{"stdin", ConfigureOptions{KeyStdin: true, IOStreams: genericiooptions.IOStreams{In: strings.NewReader("k1\r\ns1\n")}}, "k1", "s1", ""},
 		{"stdin one line", ConfigureOptions{KeyStdin: true, IOStreams: genericiooptions.IOStreams{In: strings.NewReader("k1\n")}}, "", "", "--key-stdin: want two non-empty lines"},
 	}
@@ -83,7 +89,7 @@ func TestLoadCredentials(t *testing.T) {
 
 func TestCompleteReadsCABundle(t *testing.T) {
 	o := NewConfigureOptions(genericiooptions.IOStreams{})
-	o.Key, o.KeySecret = "k", "s"
+	o.Key = "k"
 	o.CABundleFile = "ca.crt"
 	o.ReadFile = func(string) ([]byte, error) { return nil, errors.New("no such file") }
 	if err := o.Complete(); err == nil || !strings.Contains(err.Error(), "--ca-bundle: no such file") {
@@ -97,10 +103,6 @@ func configured(t *testing.T, dryRun string, out *bytes.Buffer) *ConfigureOption
 	o.Settings = validSettings()
 	o.Namespace = "ns"
 	o.DryRun = dryRun
-	var err error
-	if o.printer, err = o.PrintFlags.ToPrinter(); err != nil {
-		t.Fatal(err)
-	}
 	return o
 }
 
@@ -133,18 +135,55 @@ func TestConfigureRunApplies(t *testing.T) {
 func TestConfigureDryRunClientPrintsYAML(t *testing.T) {
 	var out bytes.Buffer
 	o := configured(t, DryRunClient, &out)
-	o.PrintFlags.OutputFormat = ptr("yaml")
-	var err error
-	if o.printer, err = o.PrintFlags.ToPrinter(); err != nil {
-		t.Fatal(err)
-	}
+	o.Output = "yaml"
 	if err := o.Run(context.Background()); err != nil { // no client: nothing is sent
 		t.Fatal(err)
 	}
-	for _, want := range []string{"apiVersion: v1", "kind: Secret", "name: pgbackrest-s3", "namespace: ns", "bucket: YmFja3Vwcw=="} {
+	for _, want := range []string{"apiVersion: v1", "kind: Secret", "name: pgbackrest-s3", "namespace: ns", "key-secret: REDACTED (9 bytes"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("yaml lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// The key secret is never printed unless asked for, and a dry run never prints it at all.
+func TestConfigurePrintsNoSecret(t *testing.T) {
+	secret := "topsecret"
+	for _, tc := range []struct {
+		dryRun, output string
+		show           bool
+		want           string
+	}{
+		{DryRunClient, "yaml", false, "REDACTED (9 bytes"},
+		{DryRunClient, "json", true, "PLACEHOLDER (a dry run never prints secret values)"},
+		{DryRunNone, "yaml", false, "REDACTED (9 bytes"},
+		{DryRunNone, "json", true, base64.StdEncoding.EncodeToString([]byte(secret))},
+	} {
+		var out bytes.Buffer
+		o := configured(t, tc.dryRun, &out)
+		o.Output, o.ShowSecrets = tc.output, tc.show
+		if tc.dryRun == DryRunNone {
+			o.Client = fake.NewClientset()
+		}
+		if err := o.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := out.String()
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%+v: output lacks %q:\n%s", tc, tc.want, got)
+		}
+		if !tc.show || tc.dryRun != DryRunNone {
+			for _, leak := range []string{secret, base64.StdEncoding.EncodeToString([]byte(secret))} {
+				if strings.Contains(got, leak) {
+					t.Errorf("%+v: output holds the key secret:\n%s", tc, got)
+				}
+			}
+		}
+	}
+	o := configured(t, DryRunClient, &bytes.Buffer{})
+	o.ShowSecrets = true
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--show-secrets needs -o yaml or -o json") {
+		t.Errorf("--show-secrets without -o: %v", err)
 	}
 }
 
