@@ -385,7 +385,7 @@ func watchHolder(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig, 
 			cfg.Note(fmt.Sprintf("lease %s is held by %q (a %s): watching it for up to %s to see whether that run still renews it "+
 				"(no run trusts another machine's clock)", cfg.Name, h, purpose, (d - unchanged).Round(time.Second)))
 		}
-		if err := sleep(ctx, cfg.Poll); err != nil {
+		if err := Sleep(ctx, cfg.Poll); err != nil {
 			return nil, fmt.Errorf("waiting for lease %s/%s held by %q: %w", cfg.Namespace, cfg.Name, h, err)
 		}
 		next, err := cs.CoordinationV1().Leases(cfg.Namespace).Get(ctx, cfg.Name, metav1.GetOptions{})
@@ -399,7 +399,8 @@ func watchHolder(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig, 
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx is done (its error then).
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
