@@ -118,7 +118,7 @@ func WaitRecovery(ctx context.Context, d Deps, spec *cluster.Spec, timeout time.
 			return nil, &kube.TimeoutError{Kind: "deployment", Namespace: spec.Namespace, Name: spec.Names().Primary(),
 				What: "to leave recovery (pg_is_in_recovery() = false)", Timeout: timeout, Last: last.Error()}
 		}
-		if err := sleep(ctx, d.Poll); err != nil {
+		if err := kube.Sleep(ctx, d.Poll); err != nil {
 			return nil, err
 		}
 	}
@@ -145,7 +145,7 @@ func Check(ctx context.Context, d Deps, spec *cluster.Spec, storages ...pgbackre
 	for _, s := range storages {
 		for attempt := 0; attempt < 3; attempt++ {
 			if attempt > 0 {
-				if serr := sleep(ctx, 5*time.Second); serr != nil {
+				if serr := kube.Sleep(ctx, 5*time.Second); serr != nil {
 					return serr
 				}
 			}

@@ -63,7 +63,7 @@ func Promote(ctx context.Context, d Deps, ns, name string, timeout time.Duration
 			}
 			fmt.Fprintf(d.ErrOut, "resumed replay (it had stopped at %s): waiting for the end of recovery\n", orNone(st.ReplayTimestamp))
 		}
-		if err := sleep(ctx, d.Poll); err != nil {
+		if err := kube.Sleep(ctx, d.Poll); err != nil {
 			return nil, err
 		}
 		st, err = recoveryState(ctx, d, spec)

@@ -557,7 +557,7 @@ func repoInfo(ctx context.Context, d Deps, spec *cluster.Spec, repo int) (pgback
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if attempt > 0 {
-			if serr := sleep(ctx, 2*time.Second); serr != nil {
+			if serr := kube.Sleep(ctx, 2*time.Second); serr != nil {
 				return pgbackrest.Stanza{}, serr
 			}
 		}

@@ -401,7 +401,7 @@ func (r *Restore) archiveWAL(ctx context.Context) error {
 			return r.archiveProblem(fmt.Errorf("WAL segment %s was not archived within %s: %s; see `kubectl pgbackrest check %s` and the primary's log (`kubectl logs -n %s deploy/%s -c %s`)",
 				seg, min(archiveWait, r.cfg.Timeout), last, r.Spec.Name, r.Spec.Namespace, r.Spec.Names().Primary(), manifest.ContainerPostgres))
 		}
-		if err := sleep(ctx, r.d.Poll); err != nil {
+		if err := kube.Sleep(ctx, r.d.Poll); err != nil {
 			return err
 		}
 	}
@@ -685,5 +685,3 @@ func (r *Restore) finish(ctx context.Context) error {
 		return nil
 	})
 }
-
-var sleep = kube.Sleep
