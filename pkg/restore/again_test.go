@@ -171,10 +171,7 @@ func TestJobDeletedAfterItSucceededIsNotRunAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	runThrough(t, r, "restore from")
-	bg := metav1.DeletePropagationBackground
-	if err := w.cs.BatchV1().Jobs(ns).Delete(context.Background(), r.Job, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
-		t.Fatal(err)
-	}
+	w.deleteJob(r.Job)
 	created := jobCreates(w)
 	r2, err := w.prepare(cfg)
 	if err != nil {

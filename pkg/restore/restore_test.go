@@ -668,6 +668,15 @@ func TestArchiveCommitsBeforeSwitch(t *testing.T) {
 	}
 }
 
+// deleteJob deletes a restore Job as a TTL policy (or someone tidying up) would.
+func (w *world) deleteJob(name string) {
+	w.t.Helper()
+	bg := metav1.DeletePropagationBackground
+	if err := w.cs.BatchV1().Jobs(ns).Delete(context.Background(), name, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 // runThrough runs r's steps up to and including the first whose name starts with prefix, then
 // releases the Lease: a run killed right after that step.
 func runThrough(t *testing.T, r *Restore, prefix string) {
@@ -694,10 +703,7 @@ func TestRestoreJobDeletedAfterPrimaryStarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	runThrough(t, r, "create primary Deployment")
-	bg := metav1.DeletePropagationBackground
-	if err := w.cs.BatchV1().Jobs(ns).Delete(context.Background(), r.Job, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
-		t.Fatal(err)
-	}
+	w.deleteJob(r.Job)
 	w.now = w.now.Add(time.Minute)
 	r2, err := w.prepare(cfg)
 	if err != nil {
