@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
@@ -167,8 +168,8 @@ func lastLines(out string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// lineSplitter feeds complete lines written to its writers to fn, one at a time: stdout and stderr
-// are written from different goroutines.
+// lineSplitter feeds complete lines written to its writers to fn, one at a time (stdout and stderr
+// are written from different goroutines), Cleaned for the terminal.
 type lineSplitter struct {
 	mu sync.Mutex
 	fn func(line string, stderr bool)
@@ -193,7 +194,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		line := strings.TrimRight(string(w.buf[:i]), "\r")
+		line := output.Clean(strings.TrimRight(string(w.buf[:i]), "\r"))
 		w.buf = w.buf[i+1:]
 		w.s.fn(line, w.stderr)
 	}
@@ -205,7 +206,7 @@ func (w *lineWriter) flush() {
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()
 	if len(w.buf) > 0 {
-		w.s.fn(strings.TrimRight(string(w.buf), "\r"), w.stderr)
+		w.s.fn(output.Clean(strings.TrimRight(string(w.buf), "\r")), w.stderr)
 		w.buf = nil
 	}
 }

@@ -72,6 +72,8 @@ type Deps struct {
 	Reporter workflow.Reporter
 	// ErrOut receives the waits' explanations (why a Deployment is not available yet); nil discards.
 	ErrOut io.Writer
+	// Warn shows a warning before the work starts; nil discards.
+	Warn func(msg string)
 }
 
 // Result says what Run did.
@@ -280,6 +282,9 @@ func Run(ctx context.Context, deps Deps, cfg Config) (*Result, error) {
 	spec, cm, err := Prepare(ctx, deps.Client, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if spec.Has(pgbackrest.S3) && !spec.S3.VerifyTLS && deps.Warn != nil {
+		deps.Warn(s3settings.NoVerifyWarning(spec.S3Secret, spec.S3.Endpoint))
 	}
 	var deadline time.Time
 	if cfg.Timeout > 0 {

@@ -450,3 +450,22 @@ func TestObjectsForDryRun(t *testing.T) {
 		t.Errorf("last object is not the primary: %s", d.Name)
 	}
 }
+
+// A cluster whose S3 Secret turns certificate checks off says so at every create, resumes too.
+func TestCreateWarnsWithoutVerifyTLS(t *testing.T) {
+	ctx := context.Background()
+	sec := s3Secret()
+	sec.Data["verify-tls"] = []byte("false")
+	cs := newClient(t, sec)
+	for _, run := range []string{"first", "again"} {
+		var warnings []string
+		d := deps(cs, &fakeExec{}, &reporter{})
+		d.Warn = func(msg string) { warnings = append(warnings, msg) }
+		if _, err := Run(ctx, d, config(pgbackrest.S3)); err != nil {
+			t.Fatal(err)
+		}
+		if len(warnings) != 1 || !strings.Contains(warnings[0], "verify-tls=false") || !strings.Contains(warnings[0], "s3.example.svc:9443") {
+			t.Errorf("%s run: warnings %q", run, warnings)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/kubectl/pkg/util/podutils"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 )
 
 // Why a wait has not ended yet, decided from what the cluster shows: the pods of the object waited
@@ -555,7 +557,8 @@ func later(a, b time.Time) time.Time {
 }
 
 // oneLine folds a message onto one line.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine joins an event's or status's message into one terminal-safe line.
+func oneLine(s string) string { return output.Clean(strings.Join(strings.Fields(s), " ")) }
 
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

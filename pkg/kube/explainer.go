@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/kubectl/pkg/util/podutils"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 )
 
 // Waiter runs the waits of every workflow (create, backup, restore, delete) and explains them:
@@ -387,7 +389,7 @@ func (x *explainer) observeLogs(ctx context.Context, o *Observation, p *corev1.P
 			if err != nil {
 				continue
 			}
-			cached = logEntry{key: version, text: string(b), at: x.w.now()}
+			cached = logEntry{key: version, text: output.Clean(string(b)), at: x.w.now()}
 			x.mu.Lock()
 			x.logs[key] = cached
 			x.mu.Unlock()

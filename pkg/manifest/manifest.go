@@ -228,7 +228,9 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 		{Name: volSocket, MountPath: cluster.SocketDir},
 	}, postgres.VolumeMounts...)
 
+	postgres.Resources = requestsPostgres
 	sidecar := pgbackrestServer(spec)
+	sidecar.Resources = requestsSidecar
 	sidecar.VolumeMounts = append([]corev1.VolumeMount{
 		// The repository host's backup reads the data files and connects to PostgreSQL through it.
 		{Name: volData, MountPath: cluster.DataMountPath},
@@ -345,6 +347,7 @@ func repoFiles(spec *cluster.Spec) []string {
 func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment {
 	n := spec.Names()
 	server := pgbackrestServer(spec)
+	server.Resources = requestsRepoHost
 	var volumes []corev1.Volume
 	if spec.Has(pgbackrest.Local) {
 		// Two pgBackRest servers on one repository would run backups and expires side by side
@@ -385,6 +388,7 @@ func placeOnDataNodes(spec *cluster.Spec, pod *corev1.PodSpec) {
 // can be read.
 func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...JobOption) *batchv1.Job {
 	c := container(spec, ContainerRestore, append([]string(nil), args...))
+	c.Resources = requestsRestore
 	c.Env = append([]corev1.EnvVar{{Name: "PGDATA", Value: spec.PGData()}}, c.Env...)
 	c.VolumeMounts = append([]corev1.VolumeMount{{Name: volData, MountPath: cluster.DataMountPath}}, c.VolumeMounts...)
 	volumes := append([]corev1.Volume{
@@ -516,10 +520,6 @@ func commonVolumes(spec *cluster.Spec, confKey string, more ...string) []corev1.
 		}}})
 	}
 	return append(vols, emptyDir(volTmp), emptyDir(volLog), emptyDir(volSpool))
-}
-
-func emptyDir(name string) corev1.Volume {
-	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 }
 
 // podSpec meets the "restricted" Pod Security Standard. Service links are off: a Service whose

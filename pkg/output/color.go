@@ -99,12 +99,13 @@ func (c *Color) Bold(s string) string { return c.paint(color.Bold, s) }
 
 // PrintError writes "error: <err>" once to w. main calls it after the command returned, so it
 // follows fatih/color's package switch, which Configure set from --color; when flag parsing failed
-// before that, fatih/color's own detection (NO_COLOR, TERM=dumb, a terminal) decides.
+// before that, fatih/color's own detection (NO_COLOR, TERM=dumb, a terminal) decides. Errors carry
+// what pods and pgBackRest said, so the text is Cleaned.
 func PrintError(w io.Writer, err error) {
-	fmt.Fprintf(w, "%s %v\n", color.New(color.FgRed).Sprint("error:"), err)
+	fmt.Fprintf(w, "%s %s\n", color.New(color.FgRed).Sprint("error:"), Clean(err.Error()))
 }
 
 // Warn writes "warning: <msg>" to w, the prefix in yellow when c paints.
 func Warn(w io.Writer, c *Color, format string, args ...any) {
-	fmt.Fprintf(w, "%s %s\n", c.Yellow("warning:"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(w, "%s %s\n", c.Yellow("warning:"), Clean(fmt.Sprintf(format, args...)))
 }

@@ -75,6 +75,7 @@ func Print(w io.Writer, format Format, v any) error {
 }
 
 // WriteTable writes an aligned table, headers upper-cased as kubectl does. No headers → rows only.
+// Cells are Cleaned: they hold names and messages read from the cluster.
 func WriteTable(w io.Writer, headers []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	if len(headers) > 0 {
@@ -85,7 +86,11 @@ func WriteTable(w io.Writer, headers []string, rows [][]string) error {
 		fmt.Fprintln(tw, strings.Join(up, "\t"))
 	}
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = Clean(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }

@@ -26,8 +26,9 @@ func NewProgress(w io.Writer, tty bool, interval time.Duration, now func() time.
 	return &Progress{w: w, tty: tty, interval: interval, now: now}
 }
 
-// Update shows msg.
+// Update shows msg (Cleaned: progress lines quote pgBackRest).
 func (p *Progress) Update(msg string) {
+	msg = Clean(msg)
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", msg)
 		p.wrote = true

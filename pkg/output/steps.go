@@ -28,22 +28,22 @@ func NewStepReporter(w io.Writer, c *Color) *StepReporter {
 
 // Start reports that a step begins.
 func (r *StepReporter) Start(name string) {
-	fmt.Fprintf(r.w, "%s %s\n", r.color.Yellow("…"), name)
+	fmt.Fprintf(r.w, "%s %s\n", r.color.Yellow("…"), Clean(name))
 }
 
 // Skipped reports a step found already done.
 func (r *StepReporter) Skipped(name string) {
-	fmt.Fprintf(r.w, "%s %s (already done)\n", r.color.Green("✓"), name)
+	fmt.Fprintf(r.w, "%s %s (already done)\n", r.color.Green("✓"), Clean(name))
 }
 
 // Done reports a step that finished after d.
 func (r *StepReporter) Done(name string, d time.Duration) {
-	fmt.Fprintf(r.w, "%s %s (%s)\n", r.color.Green("✓"), name, FormatDuration(d))
+	fmt.Fprintf(r.w, "%s %s (%s)\n", r.color.Green("✓"), Clean(name), FormatDuration(d))
 }
 
 // Failed reports a step that failed; err is left to the command's error (see StepReporter).
 func (r *StepReporter) Failed(name string, _ error) {
-	fmt.Fprintf(r.w, "%s %s\n", r.color.Red("✗"), name)
+	fmt.Fprintf(r.w, "%s %s\n", r.color.Red("✗"), Clean(name))
 }
 
 // FormatDuration renders d for people: 350ms, 1.2s, 2m5s, 1h2m.

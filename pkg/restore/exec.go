@@ -197,7 +197,7 @@ func (l *logWriter) Write(p []byte) (int, error) {
 }
 
 func (l *logWriter) line(s string) {
-	s = strings.TrimRight(s, "\r")
+	s = output.Clean(strings.TrimRight(s, "\r"))
 	l.tail = append(l.tail, s)
 	if len(l.tail) > 30 {
 		l.tail = l.tail[1:]

@@ -243,3 +243,12 @@ func SummarizeCA(pemBytes []byte, now time.Time) ([]CertSummary, error) {
 	}
 	return out, nil
 }
+
+// NoVerifyWarning is what `s3 configure` and `create` say of a Secret whose settings do not verify
+// the S3 server's certificate: without that check anyone on the path reads and rewrites the
+// backups and WAL.
+func NoVerifyWarning(secret, endpoint string) string {
+	return fmt.Sprintf("S3 Secret %s has verify-tls=false: pgBackRest does not check the certificate of %s, "+
+		"so anyone between the cluster and it can read and change the backups and WAL; for a server with a private CA, "+
+		"re-run `kubectl pgbackrest s3 configure --verify-tls --ca-bundle FILE ...` instead", secret, endpoint)
+}

@@ -237,7 +237,9 @@ YAML
 
 start_s3() {
   local creds=$STATE/s3-credentials
-  [ -s "$creds" ] || printf '%s %s\n' "pgbr$(openssl rand -hex 6)" "$(openssl rand -hex 20)" >"$creds"
+  # Only root reads the key pair (and the env file below): the machine may have other users.
+  [ -s "$creds" ] || (umask 077 && printf '%s %s\n' "pgbr$(openssl rand -hex 6)" "$(openssl rand -hex 20)" >"$creds")
+  chmod 600 "$creds"
   read -r S3_KEY S3_KEY_SECRET <"$creds"
   # Credentials go through the environment, not the command line that ps shows.
   ROOT_ACCESS_KEY=$S3_KEY ROOT_SECRET_KEY=$S3_KEY_SECRET start_daemon versitygw \
@@ -247,7 +249,9 @@ start_s3() {
   host_service "$S3_NAMESPACE" "$S3_SERVICE" "" \
     '[{name: https, port: 443, protocol: TCP, targetPort: '$S3_PORT'}]' '[{name: https, port: '$S3_PORT', protocol: TCP}]'
   # Creating a bucket that exists answers 409: fine.
-  curl -sS --cacert "$PKI/s3-ca.crt" --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_KEY:$S3_KEY_SECRET" \
+  # The key pair reaches curl on stdin (a config file), not in its argv.
+  printf 'user = "%s:%s"\n' "$S3_KEY" "$S3_KEY_SECRET" |
+  curl -K - -sS --cacert "$PKI/s3-ca.crt" --aws-sigv4 "aws:amz:$S3_REGION:s3" \
     -H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' \
     -X PUT "https://$NODE_IP:$S3_PORT/$S3_BUCKET" -o /dev/null -w '%{http_code}' | grep -qE '^(200|409)$' ||
     die "creating bucket $S3_BUCKET failed"

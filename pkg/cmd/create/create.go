@@ -25,6 +25,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/s3settings"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/version"
 )
 
@@ -277,6 +278,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Now:      o.Now,
 		Reporter: output.NewStepReporter(o.ErrOut, o.Color),
 		ErrOut:   o.ErrOut,
+		Warn:     func(msg string) { output.Warn(o.ErrOut, o.Color, "%s", msg) },
 	}, cfg)
 	if res != nil && res.Existed {
 		o.warnIgnored(res.Spec)
@@ -357,6 +359,9 @@ func (o *Options) runClientDryRun(ctx context.Context) error {
 		}
 	}
 	spec := create.NewSpec(o.config(), s3)
+	if spec.Has(pgbackrest.S3) && !s3.VerifyTLS {
+		output.Warn(o.ErrOut, o.Color, "%s", s3settings.NoVerifyWarning(spec.S3Secret, s3.Endpoint))
+	}
 	tls, err := create.GenerateCerts(spec, o.Now())
 	if err != nil {
 		return err

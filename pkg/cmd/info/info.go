@@ -140,6 +140,7 @@ func (o *Options) Run(ctx context.Context) error {
 // Render writes the summary as text: per repository a table of backups, the archive range and the
 // recoverable window.
 func Render(w io.Writer, sum *pgbackrest.Summary) error {
+	w = output.CleanWriter(w) // labels and messages are pgBackRest's
 	fmt.Fprintf(w, "stanza %s: %s\n", sum.Stanza, status(sum.Status))
 	if sum.BackupRunning {
 		if sum.BackupPercent != nil {

@@ -328,6 +328,9 @@ func (o *ConfigureOptions) Validate() error {
 
 // Run applies the Secret (or prints it with --dry-run=client).
 func (o *ConfigureOptions) Run(ctx context.Context) error {
+	if !o.Settings.VerifyTLS {
+		output.Warn(o.ErrOut, o.color, "%s", s3settings.NoVerifyWarning(o.SecretName, o.Settings.Endpoint))
+	}
 	sec := o.Settings.Secret(o.Namespace, o.SecretName)
 	if o.DryRun == DryRunClient {
 		return o.print(sec)

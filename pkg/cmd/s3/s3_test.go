@@ -224,3 +224,20 @@ func TestShowMissingSecretSaysHowToCreate(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Turning certificate checks off is allowed (test servers) but never silent.
+func TestConfigureWarnsWithoutVerifyTLS(t *testing.T) {
+	for _, verify := range []bool{true, false} {
+		var out, errOut bytes.Buffer
+		o := configured(t, DryRunClient, &out)
+		o.ErrOut = &errOut
+		o.Settings.VerifyTLS = verify
+		if err := o.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(errOut.String(), "warning: S3 Secret pgbackrest-s3 has verify-tls=false")
+		if warned == verify {
+			t.Errorf("verify-tls=%v: stderr %q", verify, errOut.String())
+		}
+	}
+}

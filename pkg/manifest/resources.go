@@ -1,0 +1,47 @@
+package manifest
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Default resource requests. Without requests the pods are BestEffort: the first evicted under
+// node pressure and scheduled as if free, so a node full of them overcommits unseen. These are
+// small floors for the scheduler, not sizes for a production database (the settings issue makes
+// them configurable); no limits, because a CPU limit throttles backups and a memory limit kills
+// PostgreSQL in the middle of a checkpoint.
+var (
+	requestsPostgres = requests("100m", "256Mi")
+	// The primary's pgBackRest server only answers the repository host's backup reads.
+	requestsSidecar = requests("10m", "32Mi")
+	// The repository host compresses and checksums every backup and serves archive pushes.
+	requestsRepoHost = requests("50m", "128Mi")
+	requestsRestore  = requests("100m", "256Mi")
+)
+
+func requests(cpu, memory string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{Requests: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse(cpu),
+		corev1.ResourceMemory: resource.MustParse(memory),
+	}}
+}
+
+// emptyDir size limits: past its limit the kubelet evicts the pod, so each is generous for what
+// the directory holds, and bounded so a runaway writer fills no node's disk. The socket directory
+// holds PostgreSQL's socket and lock file; /tmp pgBackRest's lock files; the log directory nothing
+// (file logging is off) unless --options turn it on; the spool directory the queues of asynchronous
+// archiving, which pgBackRest itself bounds (archive-push-queue-max, archive-get-queue-max).
+var emptyDirLimits = map[string]string{
+	volSocket: "16Mi",
+	volTmp:    "256Mi",
+	volLog:    "256Mi",
+	volSpool:  "1Gi",
+}
+
+func emptyDir(name string) corev1.Volume {
+	src := &corev1.EmptyDirVolumeSource{}
+	if l, ok := emptyDirLimits[name]; ok {
+		src.SizeLimit = ptr(resource.MustParse(l))
+	}
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: src}}
+}
