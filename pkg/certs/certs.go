@@ -32,8 +32,10 @@ const (
 	KeyClientKey  = "client.key"
 )
 
-// DefaultValidity is how long generated certificates are valid.
-const DefaultValidity = 10 * 365 * 24 * time.Hour
+// DefaultValidity is how long generated certificates are valid: a year, so that an expiry is met
+// (check, info and list warn WarnWithin ahead; rotate-certs replaces them) while the people who
+// set the cluster up still remember it, rather than once, unannounced, a decade later.
+const DefaultValidity = 365 * 24 * time.Hour
 
 // clockSkew backdates NotBefore so that a node whose clock is slightly behind accepts new certificates.
 const clockSkew = 5 * time.Minute
