@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/promote"
 	restorecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/restore"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/retired"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/rotatecerts"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/s3"
 	versioncmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/version"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
@@ -90,11 +91,12 @@ all state lives in the namespace.`,
 		root.AddCommand(c)
 	}
 
-	// Cluster: create, list, delete, s3.
+	// Cluster: create, list, delete, s3, rotate-certs.
 	add(GroupCluster, createcmd.NewCmd(deps))
 	add(GroupCluster, listcmd.NewCmd(deps))
 	add(GroupCluster, deletecmd.NewCmd(deps))
 	add(GroupCluster, s3.NewCmd(deps))
+	add(GroupCluster, rotatecerts.NewCmd(deps))
 
 	// Backup: backup, info, check.
 	add(GroupBackup, backupcmd.NewCmd(deps))

@@ -14,6 +14,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/backup"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
@@ -31,6 +32,7 @@ type Options struct {
 	Namespace string
 	storages  []pgbackrest.Storage
 	deps      backup.Deps
+	color     *output.Color
 }
 
 // NewOptions holds every default of `check`.
@@ -78,6 +80,7 @@ func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 		return err
 	}
 	o.Namespace = c.Namespace
+	o.color = deps.Color
 	o.deps = backup.Deps{Client: c.Client, Exec: c.Exec, Now: time.Now, ErrOut: o.ErrOut}
 	return nil
 }
@@ -103,6 +106,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cmdutil.WarnCerts(ctx, o.deps.Client, o.ErrOut, o.color, o.Namespace, o.Cluster, o.deps.Now())
 	fmt.Fprintln(o.Out, res.Verdict())
 	if !res.OK {
 		return fmt.Errorf("%w for cluster %s: see the line above; the primary's log (kubectl logs -n %s deploy/%s -c postgres) shows archive-push errors",

@@ -39,6 +39,7 @@ type Options struct {
 	storages  []pgbackrest.Storage
 	format    output.Format
 	deps      backup.Deps
+	color     *output.Color
 }
 
 // NewOptions holds every default of `info`.
@@ -106,6 +107,7 @@ func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 		return err
 	}
 	o.Namespace = c.Namespace
+	o.color = deps.Color
 	o.deps = backup.Deps{Client: c.Client, Exec: c.Exec, Now: time.Now, ErrOut: o.ErrOut}
 	return nil
 }
@@ -131,6 +133,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cmdutil.WarnCerts(ctx, o.deps.Client, o.ErrOut, o.color, o.Namespace, o.Cluster, o.deps.Now())
 	if o.format != output.Table {
 		return output.Print(o.Out, o.format, sum)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -22,6 +23,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/create"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/rotate"
 )
 
 // Primary states.
@@ -44,6 +46,11 @@ type Cluster struct {
 	Created bool `json:"created"`
 	// CreationTimestamp is when the cluster ConfigMap was made.
 	CreationTimestamp time.Time `json:"creationTimestamp"`
+	// CertificatesNotAfter is when the first of the cluster's pgBackRest TLS certificates expires;
+	// nil when its Secret could not be read (it is missing, or listing Secrets is not allowed).
+	CertificatesNotAfter *time.Time `json:"certificatesNotAfter"`
+
+	certs *rotate.CertStatus
 }
 
 // Result is what `list` prints.
@@ -62,7 +69,7 @@ func (r *Result) Table() ([]string, [][]string) {
 	}
 	headers = append(headers, "NAME", "STORAGE", "PRIMARY", "AGE")
 	if r.wide {
-		headers = append(headers, "IMAGE", "DATA PVC")
+		headers = append(headers, "IMAGE", "DATA PVC", "CERTS EXPIRE")
 	}
 	rows := make([][]string, 0, len(r.Clusters))
 	for _, c := range r.Clusters {
@@ -77,7 +84,11 @@ func (r *Result) Table() ([]string, [][]string) {
 		row = append(row, c.Name, strings.Join(c.Storage, ","), primary,
 			duration.HumanDuration(r.now.Sub(c.CreationTimestamp)))
 		if r.wide {
-			row = append(row, c.Image, c.DataPVC)
+			expire := "-"
+			if c.CertificatesNotAfter != nil {
+				expire = c.CertificatesNotAfter.Format(time.DateOnly)
+			}
+			row = append(row, c.Image, c.DataPVC, expire)
 		}
 		rows = append(rows, row)
 	}
@@ -159,8 +170,9 @@ func (o *Options) Complete(deps *cmdutil.Deps) error {
 	return err
 }
 
-// Collect reads the clusters with two List calls: their ConfigMaps and the plugin's Deployments.
-func Collect(ctx context.Context, cs kubernetes.Interface, ns string) ([]Cluster, error) {
+// Collect reads the clusters with three List calls: their ConfigMaps, the plugin's Deployments
+// and its Secrets (for the certificates' expiry; skipped when not allowed). now dates warnings.
+func Collect(ctx context.Context, cs kubernetes.Interface, ns string, now time.Time) ([]Cluster, error) {
 	where := "namespace " + ns
 	if ns == metav1.NamespaceAll {
 		where = "all namespaces"
@@ -178,6 +190,19 @@ func Collect(ctx context.Context, cs kubernetes.Interface, ns string) ([]Cluster
 		d := &deps.Items[i]
 		byName[d.Namespace+"/"+d.Name] = d
 	}
+	secrets := map[string]*corev1.Secret{}
+	secs, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.LabelManagedBy + "=" + cluster.ManagedBy})
+	switch {
+	case apierrors.IsForbidden(err):
+		// The certificates are a warning, not what list is for: without the permission, no column.
+	case err != nil:
+		return nil, kube.Explain(fmt.Errorf("listing Secrets in %s: %w", where, err), "list", "secrets", ns)
+	default:
+		for i := range secs.Items {
+			s := &secs.Items[i]
+			secrets[s.Namespace+"/"+s.Name] = s
+		}
+	}
 	var out []Cluster
 	var errs []error
 	for i := range cms.Items {
@@ -185,6 +210,15 @@ func Collect(ctx context.Context, cs kubernetes.Interface, ns string) ([]Cluster
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if sec, ok := secrets[c.Namespace+"/"+cluster.Names{Cluster: c.Name}.TLSSecret()]; ok {
+			st, err := rotate.CertStatusOf(sec, c.Name, now)
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				c.certs = st
+				c.CertificatesNotAfter = &st.NotAfter
+			}
 		}
 		out = append(out, c)
 	}
@@ -229,7 +263,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.AllNamespaces {
 		ns = metav1.NamespaceAll
 	}
-	clusters, err := Collect(ctx, o.Client, ns)
+	now := o.Now()
+	clusters, err := Collect(ctx, o.Client, ns, now)
 	if err != nil {
 		if clusters == nil {
 			return err
@@ -239,6 +274,13 @@ func (o *Options) Run(ctx context.Context) error {
 	if clusters == nil {
 		clusters = []Cluster{}
 	}
+	for _, c := range clusters {
+		if c.certs != nil {
+			for _, w := range c.certs.Warnings {
+				output.Warn(o.ErrOut, o.Color, "%s", w)
+			}
+		}
+	}
 	if len(clusters) == 0 && o.format == output.Table {
 		where := "namespace " + o.Namespace
 		if o.AllNamespaces {
@@ -247,6 +289,6 @@ func (o *Options) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "No clusters found in %s; create one with `kubectl pgbackrest create NAME`.\n", where)
 		return nil
 	}
-	res := &Result{Clusters: clusters, wide: o.wide, allNamespaces: o.AllNamespaces, now: o.Now()}
+	res := &Result{Clusters: clusters, wide: o.wide, allNamespaces: o.AllNamespaces, now: now}
 	return output.Print(o.Out, o.format, res)
 }

@@ -3,17 +3,22 @@ package list
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/certs"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/create"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
@@ -41,7 +46,7 @@ func clusterObjects(t *testing.T, ns, name string, created, ready bool, storages
 	return []runtime.Object{cm, d}
 }
 
-func TestListTwoCallsAndStates(t *testing.T) {
+func TestListThreeCallsAndStates(t *testing.T) {
 	var objs []runtime.Object
 	objs = append(objs, clusterObjects(t, "a", "pg2", true, true, pgbackrest.Local, pgbackrest.S3)...)
 	objs = append(objs, clusterObjects(t, "a", "pg1", false, false, pgbackrest.Local)...)
@@ -49,12 +54,12 @@ func TestListTwoCallsAndStates(t *testing.T) {
 	objs = append(objs, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: "a"}})
 	cs := fake.NewClientset(objs...)
 
-	got, err := Collect(context.Background(), cs, "")
+	got, err := Collect(context.Background(), cs, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(cs.Actions()); n != 2 {
-		t.Errorf("%d API calls, want 2 (one List of ConfigMaps, one of Deployments)", n)
+	if n := len(cs.Actions()); n != 3 {
+		t.Errorf("%d API calls, want 3 (one List of ConfigMaps, one of Deployments, one of Secrets)", n)
 	}
 	want := []struct{ ns, name, storage, primary string }{
 		{"a", "pg1", "local", PrimaryNotReady},
@@ -143,5 +148,63 @@ func TestValidateOutput(t *testing.T) {
 	err := (&Options{Output: "name"}).Validate()
 	if err == nil || !strings.Contains(err.Error(), "-o/--output") {
 		t.Errorf("-o name: %v", err)
+	}
+}
+
+// tlsSecret is cluster name's TLS Secret with certificates valid for validity from t0.
+func tlsSecret(t *testing.T, ns, name string, validity time.Duration) *corev1.Secret {
+	t.Helper()
+	spec := create.NewSpec(create.Config{Name: name, Namespace: ns, Storages: []pgbackrest.Storage{pgbackrest.Local}}, cluster.S3{})
+	tls, err := create.GenerateCerts(spec, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if validity != certs.DefaultValidity {
+		b, err := certs.Generate([]string{name}, certs.ClientCN, t0, validity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tls = b.SecretData()
+	}
+	return manifest.TLSSecret(spec, tls)
+}
+
+func TestListCertificates(t *testing.T) {
+	objs := append(clusterObjects(t, "a", "pg1", true, true, pgbackrest.Local), tlsSecret(t, "a", "pg1", 10*24*time.Hour))
+	objs = append(objs, clusterObjects(t, "a", "pg2", true, true, pgbackrest.Local)...)
+	objs = append(objs, tlsSecret(t, "a", "pg2", certs.DefaultValidity))
+	o := newOptions(objs...)
+	o.Output = "json"
+	out := run(t, o)
+	var res struct {
+		Clusters []struct {
+			Name                 string     `json:"name"`
+			CertificatesNotAfter *time.Time `json:"certificatesNotAfter"`
+		} `json:"clusters"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Clusters) != 2 || res.Clusters[0].CertificatesNotAfter == nil ||
+		!res.Clusters[0].CertificatesNotAfter.Equal(t0.Add(10*24*time.Hour)) {
+		t.Fatalf("json: %s", out)
+	}
+	stderr := o.ErrOut.(interface{ String() string }).String()
+	if !strings.Contains(stderr, "warning: the pgBackRest TLS certificates of cluster pg1 expire") ||
+		!strings.Contains(stderr, "in 10 day(s)") || !strings.Contains(stderr, "rotate-certs pg1") {
+		t.Errorf("no expiry warning for pg1 on stderr:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "pg2") {
+		t.Errorf("a warning for pg2, valid a year:\n%s", stderr)
+	}
+
+	// Without permission to list Secrets: no column, no error.
+	o = newOptions(objs...)
+	o.Output = "json"
+	o.Client.(*fake.Clientset).PrependReactor("list", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("no"))
+	})
+	if out := run(t, o); !strings.Contains(out, `"certificatesNotAfter": null`) {
+		t.Errorf("json without Secrets: %s", out)
 	}
 }
