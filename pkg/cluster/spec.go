@@ -100,6 +100,9 @@ type Spec struct {
 	S3       S3     `json:"s3,omitzero"`
 	// Repo2Path is repo2-path in the bucket.
 	Repo2Path string `json:"repo2Path,omitempty"`
+	// Cipher is chosen at create and immutable, like Storages: every repository's cipher, ""
+	// (none) or aes-256-cbc, with the passphrase in Secret Names.CipherSecret.
+	Cipher string `json:"cipher,omitempty"`
 
 	// DataPVC names the live data PVC: `<name>` at create, `<name>-<restore id>` after a restore.
 	DataPVC string `json:"dataPVC"`
@@ -237,6 +240,9 @@ func (s *Spec) Validate() error {
 	if s.DataPVC == "" {
 		errs = append(errs, errors.New("no live data PVC"))
 	}
+	if err := s.checkCipher(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w %q: %w", ErrInvalidSpec, s.Name, errors.Join(errs...))
 	}
@@ -266,6 +272,9 @@ func Parse(data, namespace string) (*Spec, error) {
 			return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
 		}
 	}
+	if err := s.checkCipher(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
+	}
 	return &s, nil
 }
 
@@ -294,6 +303,7 @@ func (s *Spec) ConfigParams() pgbackrest.ConfigParams {
 	p.PGPath = s.PGData()
 	p.TLSDir = TLSDir
 	p.Port = PGBackRestPort
+	p.Cipher = s.Cipher
 	if s.Has(pgbackrest.S3) {
 		p.S3 = pgbackrest.S3Settings{
 			Bucket:    s.S3.Bucket,

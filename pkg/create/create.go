@@ -61,6 +61,8 @@ type Config struct {
 	// ImageExplicit says Image was given (--image): a cluster whose create never finished takes it,
 	// so the re-run after an image that could not be pulled completes.
 	ImageExplicit bool
+	// Cipher encrypts every repository: "" (none) or aes-256-cbc. Fixed at create, like Storages.
+	Cipher string
 }
 
 // Deps are the side effects create needs, held narrowly so tests can fake them.
@@ -122,6 +124,7 @@ func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
 		spec.S3Secret = ""
 		spec.Repo2Path = ""
 	}
+	spec.Cipher = cfg.Cipher
 	spec.CreatedBy = cfg.Version
 	return spec
 }
@@ -152,8 +155,9 @@ func GenerateCerts(spec *cluster.Spec, now time.Time) (map[string][]byte, error)
 	return b.SecretData(), nil
 }
 
-// Objects returns every object of spec's cluster in apply order, with the given TLS material.
-func Objects(spec *cluster.Spec, tls map[string][]byte) ([]runtime.Object, error) {
+// Objects returns every object of spec's cluster in apply order, with the given TLS material and,
+// for an encrypted cluster, the repositories' passphrase.
+func Objects(spec *cluster.Spec, tls map[string][]byte, cipherPass []byte) ([]runtime.Object, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, exitcode.Usage(err)
 	}
@@ -164,6 +168,10 @@ func Objects(spec *cluster.Spec, tls map[string][]byte) ([]runtime.Object, error
 	objs, err := manifest.Objects(spec, dbConf, repoConf, tls)
 	if err != nil {
 		return nil, exitcode.Usage(err)
+	}
+	if spec.Encrypted() {
+		// Beside the TLS Secret: before the pods that read it.
+		objs = slices.Insert(objs, 2, runtime.Object(manifest.CipherSecret(spec, cipherPass)))
 	}
 	return objs, nil
 }
@@ -228,6 +236,9 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 		if !slices.Equal(stored.Storages, cfg.Storages) {
 			return nil, nil, exitcode.Usage(fmt.Errorf("%w: cluster %s has %s, not %s; keep --storage=%s, or create another cluster",
 				ErrStorageFixed, cfg.Name, storageString(stored.Storages), storageString(cfg.Storages), storageString(stored.Storages)))
+		}
+		if err := checkCipherFixed(stored, cfg); err != nil {
+			return nil, nil, err
 		}
 		if stored.Has(pgbackrest.S3) {
 			if _, err := ReadS3(ctx, cs, cfg.Namespace, stored.S3Secret); err != nil {
@@ -341,9 +352,14 @@ func (w *run) steps() []workflow.Step {
 	if w.spec.Has(pgbackrest.Local) {
 		pvcs = append(pvcs, n.RepoPVC())
 	}
-	return []workflow.Step{
+	steps := []workflow.Step{
 		{Name: "cluster config (ConfigMap " + n.ConfigMap() + ")", Done: w.configDone, Apply: w.applyConfig},
 		{Name: "TLS certificates (Secret " + n.TLSSecret() + ")", Done: w.secretDone, Apply: w.createSecret},
+	}
+	if w.spec.Encrypted() {
+		steps = append(steps, workflow.Step{Name: "repository passphrase (Secret " + n.CipherSecret() + ")", Done: w.cipherDone, Apply: w.createCipher})
+	}
+	return append(steps, []workflow.Step{
 		{Name: "volumes (PVC " + strings.Join(pvcs, ", ") + ")", Done: w.volumesDone, Apply: w.createVolumes},
 		{Name: "services (" + n.Primary() + ", " + n.RepoHost() + ")", Done: w.servicesDone, Apply: w.applyServices},
 		{Name: "repository host (Deployment " + n.RepoHost() + " available)",
@@ -353,7 +369,7 @@ func (w *run) steps() []workflow.Step {
 		{Name: "stanza-create", Done: w.markerDone, Apply: w.stanzaCreate},
 		{Name: "check (WAL archiving reaches " + storageString(w.spec.Storages) + ")", Done: w.markerDone, Apply: w.check},
 		{Name: "mark created (annotation " + AnnotationCreatedAt + ")", Done: w.markerDone, Apply: w.mark},
-	}
+	}...)
 }
 
 func (w *run) configs() (dbConf, repoConf string, err error) { return Render(w.spec) }

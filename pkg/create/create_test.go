@@ -434,7 +434,7 @@ func TestObjectsForDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := Objects(spec, tls)
+	objs, err := Objects(spec, tls, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

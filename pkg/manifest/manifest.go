@@ -448,7 +448,8 @@ func pgbackrestServer(spec *cluster.Spec) corev1.Container {
 }
 
 // container is a container of the cluster's image with the restricted security context, the mounts
-// every pgBackRest process needs (config, TLS, S3 CA, writable emptyDirs) and the S3 credentials.
+// every pgBackRest process needs (config, TLS, S3 CA, writable emptyDirs), the S3 credentials and
+// the repositories' passphrase.
 func container(spec *cluster.Spec, name string, command []string) corev1.Container {
 	mounts := []corev1.VolumeMount{
 		{Name: volConfig, MountPath: cluster.ConfigDir, ReadOnly: true},
@@ -467,7 +468,7 @@ func container(spec *cluster.Spec, name string, command []string) corev1.Contain
 		Image:           spec.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         command,
-		Env:             s3Env(spec),
+		Env:             append(s3Env(spec), cipherEnv(spec)...),
 		VolumeMounts:    mounts,
 		SecurityContext: containerSecurityContext(),
 	}

@@ -117,6 +117,8 @@ type ConfigParams struct {
 	// IOTimeout and ArchiveTimeout are in seconds.
 	IOTimeout      int
 	ArchiveTimeout int
+	// Cipher is repoN-cipher-type of every repository: "" (none) or CipherAES256CBC.
+	Cipher string
 }
 
 // DefaultConfigParams returns the plugin's defaults; callers fill Storages, S3, RepoHost and PGHost.
@@ -218,6 +220,9 @@ func (p ConfigParams) Validate() error {
 	if p.ArchiveTimeout < 1 || p.ArchiveTimeout > 86400 {
 		bad("archive-timeout %d s must be within 1-86400", p.ArchiveTimeout)
 	}
+	if p.Cipher != "" && p.Cipher != CipherAES256CBC {
+		bad("cipher %q must be %s or empty (none)", p.Cipher, CipherAES256CBC)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 	}
@@ -288,6 +293,7 @@ func renderDB(p ConfigParams, role string, server bool) (string, error) {
 		// archive-push and restore talk to S3 directly, not through the repository host.
 		p.writeS3(&w)
 	}
+	p.writeCipher(&w)
 	p.writeCommon(&w)
 	if server {
 		p.writeTLSServer(&w)
@@ -317,6 +323,7 @@ func renderRepo(p ConfigParams, role string, server bool) (string, error) {
 		p.writeS3(&w)
 		w.set("repo2-retention-full", p.RetentionFull)
 	}
+	p.writeCipher(&w)
 	p.writeCommon(&w)
 	if server {
 		// The repository host serves TLS too: restore Jobs and archive-push reach repo1 through it.

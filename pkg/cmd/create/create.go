@@ -61,10 +61,14 @@ type Options struct {
 	Output            string
 	ShowSecrets       bool
 	Timeout           time.Duration
+	// Encrypt is --cipher=aes-256-cbc; Cipher "" means none.
+	Encrypt bool
+	Cipher  string
 
 	// Validated.
 	storages     []pgbackrest.Storage
 	nodeSelector map[string]string
+	cipher       string
 
 	// Completed: the edges, replaced in tests.
 	Namespace string
@@ -110,7 +114,11 @@ with ` + "`kubectl pgbackrest s3 configure`" + `), "local,s3" archives to both.
 (a restore may replace the labels with its own --node-label). The repository host is not placed
 by it: the scheduler places it and, with local storage, its volume keeps it there.
 
-The storage type is fixed at create. Every step is idempotent: re-run the same command after a
+--encrypt (or --cipher=aes-256-cbc) encrypts every repository with a generated passphrase, kept
+in Secret CLUSTER-pgbackrest-cipher: without it no backup can ever be read, so export it and keep it
+outside the cluster (create prints the command). delete keeps that Secret.
+
+The storage type and the cipher are fixed at create. Every step is idempotent: re-run the same command after a
 failure, a timeout or Ctrl-C to resume; on a finished cluster it changes nothing. While it waits
 for a pod, a line says why each time that changes; when waiting cannot help (an image that cannot
 be pulled, a StorageClass that does not exist, a pod refused by admission) it stops with exit
@@ -125,6 +133,9 @@ and a warning says so.`,
   # archiving to the local repository and to S3 at once
   kubectl pgbackrest s3 configure --bucket backups --endpoint minio.minio.svc:9000 --region us-east-1 --key-from-env
   kubectl pgbackrest create pg1 --storage=local,s3 --pgdata-size 50Gi --repo-size 100Gi
+
+  # encrypted repositories (aes-256-cbc, passphrase generated into a Secret)
+  kubectl pgbackrest create pg1 --storage=s3 --encrypt
 
   # see every object without creating anything
   kubectl pgbackrest create pg1 --dry-run=client -o yaml`,
@@ -154,8 +165,11 @@ and a warning says so.`,
 	f.Lookup("dry-run").NoOptDefVal = DryRunClient
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Print the objects: yaml or json")
 	f.BoolVar(&o.ShowSecrets, "show-secrets", o.ShowSecrets, "With -o, print the TLS Secret's keys (a dry run prints placeholders; without this flag, sizes only)")
+	f.BoolVar(&o.Encrypt, "encrypt", o.Encrypt, "Encrypt every repository (--cipher=aes-256-cbc) with a generated passphrase, in Secret CLUSTER-pgbackrest-cipher (fixed at create)")
+	f.StringVar(&o.Cipher, "cipher", o.Cipher, "Repository cipher: none (the default) or aes-256-cbc (fixed at create)")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the cluster to become ready; a timeout leaves it working: re-run to resume")
 	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3", "local,s3"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("cipher", cobra.FixedCompletions([]string{pgbackrest.CipherNone, pgbackrest.CipherAES256CBC}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -211,6 +225,16 @@ func (o *Options) Validate() error {
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --timeout %s: give a positive duration, e.g. 10m", o.Timeout))
 	}
+	cipher, err := pgbackrest.ParseCipher(o.Cipher)
+	switch {
+	case err != nil:
+		errs = append(errs, err)
+	case o.Encrypt && o.Cipher == pgbackrest.CipherNone:
+		errs = append(errs, errors.New("--encrypt and --cipher=none contradict each other: give one of them"))
+	case o.Encrypt:
+		cipher = pgbackrest.CipherAES256CBC
+	}
+	o.cipher = cipher
 	return errors.Join(errs...)
 }
 
@@ -259,6 +283,7 @@ func (o *Options) config() create.Config {
 		Timeout:           o.Timeout,
 		Version:           version.Version,
 		ImageExplicit:     o.Changed != nil && o.Changed("image"),
+		Cipher:            o.cipher,
 	}
 }
 
@@ -291,13 +316,28 @@ func (o *Options) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reading Secret %s/%s to print it: %w", o.Namespace, res.Spec.Names().TLSSecret(), err)
 		}
-		objs, err := create.Objects(res.Spec, tls.Data)
+		var pass []byte
+		if res.Spec.Encrypted() {
+			name := res.Spec.Names().CipherSecret()
+			sec, err := o.Client.CoreV1().Secrets(o.Namespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("reading Secret %s/%s to print it: %w", o.Namespace, name, err)
+			}
+			pass = sec.Data[cluster.CipherSecretKey]
+		}
+		if res.Changed {
+			o.noteCipher(res.Spec)
+		}
+		objs, err := create.Objects(res.Spec, tls.Data, pass)
 		if err != nil {
 			return err
 		}
 		return o.print(objs)
 	}
 	storage := strings.Join(storageNames(res.Spec.Storages), ",")
+	if res.Changed {
+		o.noteCipher(res.Spec)
+	}
 	if !res.Changed {
 		_, err = fmt.Fprintf(o.Out, "cluster %s already created in namespace %s (storage %s): nothing changed\n", o.Name, o.Namespace, storage)
 		return err
@@ -366,7 +406,11 @@ func (o *Options) runClientDryRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	objs, err := create.Objects(spec, tls)
+	pass, err := dryRunPassphrase(spec)
+	if err != nil {
+		return err
+	}
+	objs, err := create.Objects(spec, tls, pass)
 	if err != nil {
 		return err
 	}
@@ -384,7 +428,11 @@ func (o *Options) runServerDryRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	objs, err := create.Objects(spec, tls)
+	pass, err := dryRunPassphrase(spec)
+	if err != nil {
+		return err
+	}
+	objs, err := create.Objects(spec, tls, pass)
 	if err != nil {
 		return err
 	}

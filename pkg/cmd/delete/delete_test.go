@@ -31,7 +31,7 @@ func clusterObjects(t *testing.T) []runtime.Object {
 	t.Helper()
 	spec := create.NewSpec(create.Config{Name: "pg1", Namespace: ns, Storages: []pgbackrest.Storage{pgbackrest.Local, pgbackrest.S3}, Image: "img"},
 		cluster.S3{Bucket: "bkt", Endpoint: "e", Region: "r"})
-	objs, err := create.Objects(spec, map[string][]byte{"ca.crt": []byte("x")})
+	objs, err := create.Objects(spec, map[string][]byte{"ca.crt": []byte("x")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

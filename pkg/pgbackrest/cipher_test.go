@@ -1,0 +1,89 @@
+package pgbackrest
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Every configuration that touches a repository names its cipher (archive-push and restore
+// encrypt and decrypt themselves), and none holds a passphrase: that comes from the environment.
+func TestRenderCipher(t *testing.T) {
+	for _, storages := range [][]Storage{{Local}, {S3}, {Local, S3}} {
+		p := testParams(storages...)
+		p.Cipher = CipherAES256CBC
+		if err := p.Validate(); err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		confs := map[string]string{"db": mustDB(t, p), "repo": mustRepo(t, p)}
+		for _, s := range storages {
+			a, err := RenderArchiveConfig(p, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := RenderCheckConfig(p, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			confs["archive-"+string(s)], confs["check-"+string(s)] = a, c
+		}
+		for name, conf := range confs {
+			for _, s := range storages {
+				want := "repo" + strconv.Itoa(RepoKey(s)) + "-cipher-type=aes-256-cbc\n"
+				only := strings.HasPrefix(name, "archive-") || strings.HasPrefix(name, "check-")
+				if only && !strings.HasSuffix(name, string(s)) {
+					continue
+				}
+				if !strings.Contains(conf, want) {
+					t.Errorf("%v %s: lacks %q:\n%s", storages, name, want, conf)
+				}
+			}
+			if strings.Contains(conf, "cipher-pass") {
+				t.Errorf("%v %s: a passphrase option in a config file:\n%s", storages, name, conf)
+			}
+		}
+	}
+}
+
+func TestRenderNoCipher(t *testing.T) {
+	p := testParams(Local, S3)
+	for _, conf := range []string{mustDB(t, p), mustRepo(t, p)} {
+		if strings.Contains(conf, "cipher") {
+			t.Errorf("an unencrypted cluster's config names a cipher:\n%s", conf)
+		}
+	}
+}
+
+func TestCipherValidate(t *testing.T) {
+	p := testParams(S3)
+	p.Cipher = "aes-256-cbc\nrepo2-storage-verify-tls=n"
+	if err := p.Validate(); err == nil {
+		t.Error("Validate accepted a cipher with a line break")
+	}
+	if _, err := RenderDBConfig(p); err == nil {
+		t.Error("RenderDBConfig wrote a cipher with a line break")
+	}
+}
+
+func TestParseCipher(t *testing.T) {
+	for in, want := range map[string]string{"": "", "none": "", "aes-256-cbc": "aes-256-cbc"} {
+		got, err := ParseCipher(in)
+		if err != nil || got != want {
+			t.Errorf("ParseCipher(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"AES", "aes-128-cbc", "aes-256-cbc "} {
+		if _, err := ParseCipher(in); err == nil || !strings.Contains(err.Error(), "--cipher") {
+			t.Errorf("ParseCipher(%q) = %v, want an error naming --cipher", in, err)
+		}
+	}
+}
+
+func TestCipherPassEnv(t *testing.T) {
+	if got := CipherPassEnv(S3); got != "PGBACKREST_REPO2_CIPHER_PASS" {
+		t.Errorf("CipherPassEnv(s3) = %q", got)
+	}
+	if got := CipherPassEnv(Local); got != "PGBACKREST_REPO1_CIPHER_PASS" {
+		t.Errorf("CipherPassEnv(local) = %q", got)
+	}
+}
