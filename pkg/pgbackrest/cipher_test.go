@@ -87,3 +87,17 @@ func TestCipherPassEnv(t *testing.T) {
 		t.Errorf("CipherPassEnv(local) = %q", got)
 	}
 }
+
+func TestSummarizeCipher(t *testing.T) {
+	st := Stanza{Name: "db", Repo: []RepoInfo{{Key: 1, Cipher: "none"}, {Key: 2, Cipher: CipherAES256CBC}, {Key: 3}}}
+	got := Summarize(st).Repositories
+	want := []struct {
+		encrypted bool
+		cipher    string
+	}{{false, "none"}, {true, "aes-256-cbc"}, {false, "none"}}
+	for i, w := range want {
+		if got[i].Encrypted != w.encrypted || got[i].Cipher != w.cipher {
+			t.Errorf("repo%d: encrypted %v cipher %q, want %v %q", got[i].Key, got[i].Encrypted, got[i].Cipher, w.encrypted, w.cipher)
+		}
+	}
+}

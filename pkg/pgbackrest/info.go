@@ -167,6 +167,10 @@ type RepositorySummary struct {
 	Storage Storage `json:"storage"`
 	// Status is this repository's status: code 0 "ok", 2 "no valid backups", ...
 	Status RepoStatus `json:"status"`
+	// Encrypted is true when the repository is encrypted; Cipher names its cipher ("none" or
+	// "aes-256-cbc"), as pgBackRest reports it.
+	Encrypted bool   `json:"encrypted"`
+	Cipher    string `json:"cipher"`
 	// Backups are ordered oldest first, and include sets of earlier PostgreSQL system ids.
 	Backups []BackupSummary `json:"backups"`
 	// Archive is the WAL range of the current PostgreSQL system; null when no WAL is archived.
@@ -262,7 +266,9 @@ func summarizeRepo(st Stanza, r RepoInfo) RepositorySummary {
 		Storage: StorageForRepoKey(r.Key),
 		Status:  r.Status,
 		Backups: []BackupSummary{},
+		Cipher:  cmp.Or(r.Cipher, CipherNone),
 	}
+	rs.Encrypted = rs.Cipher != CipherNone
 
 	// After a stanza-upgrade a repository holds several PostgreSQL histories; only the newest one
 	// (highest id) can be continued by archiving and restored to its end.

@@ -157,6 +157,9 @@ func Render(w io.Writer, sum *pgbackrest.Summary) error {
 		if r.Storage != "" {
 			name = backup.RepoName(r.Storage)
 		}
+		if r.Encrypted {
+			name += ", encrypted (" + r.Cipher + ")"
+		}
 		fmt.Fprintf(w, "\nrepository %s: %s\n", name, status(r.Status))
 		if len(r.Backups) == 0 {
 			fmt.Fprintln(w, "  no backups")

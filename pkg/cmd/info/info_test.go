@@ -57,9 +57,14 @@ func TestRenderGolden(t *testing.T) {
 		{"all", nil, ""},
 		{"s3", []pgbackrest.Storage{pgbackrest.S3}, ""},
 		{"set", nil, "20261125-002616F_20261125-002641I"},
+		{"encrypted", []pgbackrest.Storage{pgbackrest.S3}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			data := data
+			if tt.name == "encrypted" {
+				data = bytes.ReplaceAll(data, []byte(`"cipher":"none"`), []byte(`"cipher":"aes-256-cbc"`))
+			}
 			sum, err := backup.Summarize(data, tt.storages, tt.set)
 			if err != nil {
 				t.Fatal(err)
