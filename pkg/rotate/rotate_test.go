@@ -50,7 +50,7 @@ func clusterObjects(t *testing.T) []runtime.Object {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := create.Objects(spec, tls)
+	objs, err := create.Objects(spec, tls, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
