@@ -82,7 +82,8 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 repository host it archives to), Services, restore Jobs, Lease, TLS Secret and ConfigMap.
 Its PersistentVolumeClaims (the data and the local repository) are kept and listed, unless
 --delete-data, which asks you to type the cluster name (or takes --yes). The namespace's S3 Secret
-is shared and never deleted; backups in S3 stay in the bucket.
+is shared and never deleted; backups in S3 stay in the bucket. So does an encrypted cluster's
+passphrase Secret CLUSTER-pgbackrest-cipher: without it those backups can never be read.
 
 Deleting is idempotent: run it again to finish a delete that stopped.`,
 		Example: `  kubectl pgbackrest delete pg1
