@@ -37,6 +37,9 @@ const (
 	AnnotationTLSHash   = "pgbackrest.dev/tls-hash"
 )
 
+// timeoutGrace is how long after --timeout's deadline the run's context ends.
+const timeoutGrace = 5 * time.Second
+
 // ErrNotOurs is wrapped when the TLS Secret lacks the plugin's labels for the cluster.
 var ErrNotOurs = errors.New("not managed by kubectl-pgbackrest for this cluster")
 
@@ -146,9 +149,13 @@ func DryRun(ctx context.Context, d Deps, cfg Config) (*Plan, error) {
 // Run rotates the certificates, or resumes a rotation that stopped, holding the cluster's Lease.
 func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	d = d.defaults()
+	var deadline time.Time
 	if cfg.Timeout > 0 {
+		// The waits end at the deadline with an error that names what they waited for; the
+		// context a little later, bounding everything else (the Lease, the check's exec).
+		deadline = d.Now().Add(cfg.Timeout)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout+timeoutGrace)
 		defer cancel()
 	}
 	spec, sec, err := Prepare(ctx, d.Client, cfg.Namespace, cfg.Cluster)
@@ -176,10 +183,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	if !res.Resumed {
 		res.OldCA = certs.CAFingerprint(sec.Data)
 	}
-	w := &run{deps: d, spec: spec}
-	if dl, ok := ctx.Deadline(); ok {
-		w.deadline = dl
-	}
+	w := &run{deps: d, spec: spec, deadline: deadline}
 	if err := (workflow.Runner{Now: d.Now, Fence: lease.Check}).Run(ctx, w.steps(), d.Reporter); err != nil {
 		return res, err
 	}
@@ -209,10 +213,11 @@ func (d Deps) defaults() Deps {
 
 type nopReporter struct{}
 
-func (nopReporter) Start(string)                {}
-func (nopReporter) Skipped(string)              {}
-func (nopReporter) Done(string, time.Duration)  {}
-func (nopReporter) Failed(name string, _ error) {}
+func (nopReporter) Start(string)               {}
+func (nopReporter) Skipped(string)             {}
+func (nopReporter) Done(string, time.Duration) {}
+func (nopReporter) Failed(string, error)       {}
+
 func (d Deps) backupDeps() backup.Deps {
 	return backup.Deps{Client: d.Client, Exec: d.Exec, Now: d.Now, ErrOut: d.ErrOut}
 }

@@ -141,13 +141,45 @@ func TestRotate(t *testing.T) {
 	cs := fake.NewClientset(clusterObjects(t)...)
 	ex := &fakeExec{}
 	old := tlsSecret(t, cs).Data[certs.KeyCACert]
+	// The order of the writes and rolls is the design (certs.TestRotationNeverMismatches and
+	// docs/architecture.md): the repository host trusts the new CA before any client presents a
+	// certificate it signed, and the primary holds both CAs before the repository host presents one.
+	var order []string
+	cs.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		switch a := a.(type) {
+		case k8stesting.PatchAction:
+			if a.GetResource().Resource == "deployments" {
+				order = append(order, "roll "+a.GetName())
+			}
+		case k8stesting.UpdateAction:
+			if s, ok := a.GetObject().(*corev1.Secret); ok {
+				order = append(order, "secret "+s.Annotations[AnnotationPhase])
+			}
+		}
+		return false, nil, nil
+	})
 	res, err := rotate(cs, ex)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := "secret trust, roll pg1-backrest-shared-repo, secret issue, roll pg1, roll pg1-backrest-shared-repo, " +
+		"secret drop, roll pg1-backrest-shared-repo, roll pg1, secret done"
+	if got := strings.Join(order, ", "); got != want {
+		t.Errorf("writes in order:\n  %s\nwant\n  %s", got, want)
+	}
 	assertRotated(t, cs, ex, old)
 	if res.Resumed || res.OldCA == res.NewCA || res.NewCA == "" {
 		t.Errorf("result %+v", res)
+	}
+	// A second run is a second rotation (the command is asked for new certificates), not a no-op.
+	first := tlsSecret(t, cs).Data[certs.KeyCACert]
+	res, err = rotate(cs, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRotated(t, cs, ex, first)
+	if res.Resumed {
+		t.Error("a run after a finished rotation says it resumed one")
 	}
 	// The Lease is released.
 	if l, err := cs.CoordinationV1().Leases("ns").Get(context.Background(), "pg1-pgbackrest", metav1.GetOptions{}); err == nil &&

@@ -10,8 +10,8 @@ import (
 )
 
 // TestRotateCerts (issue 13, item 5): rotate-certs issues a new CA and certificates and rolls
-// both pods onto them; WAL archived across the rotation (batch 2 before it, 3 after) is
-// restorable; a backup and pgBackRest's check work with the new certificates; a point-in-time
+// both pods onto them while WAL segments are switched every second; WAL archived across the
+// rotation (batch 2 before it, 5 during it, 3 after) is restorable; a backup and pgBackRest's check work with the new certificates; a point-in-time
 // restore (from the full backup taken with the old certificates, through WAL archived with both)
 // returns exactly the data of its target; a dry run afterwards changes nothing.
 func TestRotateCerts(t *testing.T) {
@@ -43,8 +43,37 @@ func TestRotateCerts(t *testing.T) {
 	insert(2)
 	oldCA, oldPrimary, oldRepo := ca(), pod("primary"), pod("repo")
 
+	// WAL to archive throughout the rotation: a row of batch 5 and a segment switch every second
+	// (refused while the primary restarts). Those committed must come back from the restore.
+	stop, looped := make(chan struct{}), make(chan int)
+	go func() {
+		ok := 0
+		for {
+			select {
+			case <-stop:
+				looped <- ok
+				return
+			case <-time.After(time.Second):
+			}
+			r := run(t, "", 20*time.Second, "kubectl", "-n", ns.Name, "exec", "deploy/"+c, "-c", "postgres", "--",
+				"psql", "-h", "/var/run/postgresql", "-U", "postgres", "-Atc", "insert into t (batch) values (5); select pg_switch_wal()")
+			if r.Code == 0 {
+				ok++
+			}
+		}
+	}()
 	start := time.Now()
-	r := ns.mustPlugin(20*time.Minute, "rotate-certs", c, "--timeout=15m")
+	r := ns.plugin(20*time.Minute, "rotate-certs", c, "--timeout=15m")
+	close(stop)
+	switched := <-looped
+	if r.Code != 0 {
+		t.Fatalf("rotate-certs: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if switched == 0 {
+		t.Error("no segment was switched during the rotation: archive-push was not exercised")
+	}
+	t.Logf("segments switched during the rotation: %d; pg_stat_archiver (archived, failed): %s", switched,
+		ns.sql(c, "select archived_count || ', ' || failed_count from pg_stat_archiver"))
 	t.Logf("rotate-certs took %.1fs\nstdout: %sstderr:\n%s", time.Since(start).Seconds(), r.Stdout, r.Stderr)
 	if !strings.Contains(r.Stdout, "certificates rotated") || !strings.Contains(r.Stdout, "WAL archiving checked") {
 		t.Errorf("rotate-certs stdout %q lacks the verdict", r.Stdout)
@@ -90,9 +119,10 @@ func TestRotateCerts(t *testing.T) {
 	}
 
 	// The restore Job is made after the rotation; the full backup it starts from was taken before.
+	want := strings.Replace(batches(), " 4:100", "", 1) // all but batch 4, written after A
 	ns.mustPlugin(15*time.Minute, "restore", c, "--yes", "--timeout=8m", "--target-time="+tsA)
-	if got := batches(); got != "1:100 2:100 3:100" {
-		t.Fatalf("after the restore to A: batches %q, want 1:100 2:100 3:100", got)
+	if got := batches(); got != want || !strings.HasPrefix(got, "1:100 2:100 3:100 5:") {
+		t.Fatalf("after the restore to A: batches %q, want %q (5: the rows written during the rotation)", got, want)
 	}
 
 	before := ca()
