@@ -288,7 +288,8 @@ func TestRunProgressAndLines(t *testing.T) {
 
 func TestRunRefusals(t *testing.T) {
 	held := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: "pg1-pgbackrest", Namespace: "ns", Annotations: map[string]string{kube.AnnotationPurpose: "backup"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "pg1-pgbackrest", Namespace: "ns", Labels: cluster.Labels("pg1", cluster.RoleBackup),
+			Annotations: map[string]string{kube.AnnotationPurpose: "backup"}},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("alice@laptop pid 7"), LeaseDurationSeconds: ptr(int32(90)),
 			AcquireTime: &metav1.MicroTime{Time: t0.Add(-time.Minute)}, RenewTime: &metav1.MicroTime{Time: t0.Add(-10 * time.Second)}},
 	}
@@ -351,7 +352,8 @@ func TestRunTakesOverLeaseOfDeadLocalRun(t *testing.T) {
 	self := kube.Holder()
 	holder := self[:strings.LastIndex(self, " pid ")] + " pid " + strconv.Itoa(dead.Process.Pid)
 	left := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: "pg1-pgbackrest", Namespace: "ns", Annotations: map[string]string{kube.AnnotationPurpose: "backup"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "pg1-pgbackrest", Namespace: "ns", Labels: cluster.Labels("pg1", cluster.RoleBackup),
+			Annotations: map[string]string{kube.AnnotationPurpose: "backup"}},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr(holder), LeaseDurationSeconds: ptr(int32(90)),
 			AcquireTime: &metav1.MicroTime{Time: t0.Add(-time.Minute)}, RenewTime: &metav1.MicroTime{Time: t0.Add(-10 * time.Second)}},
 	}

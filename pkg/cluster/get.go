@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 )
 
 // ErrNotFound is matched (errors.Is) by every NotFoundError.
@@ -40,8 +42,9 @@ func (e *NotFoundError) Error() string {
 // Is makes errors.Is(err, ErrNotFound) true.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
-// ErrNotOurs says an object with a cluster's name exists but was not made by kubectl-pgbackrest.
-var ErrNotOurs = errors.New("not managed by kubectl-pgbackrest")
+// ErrNotOurs says an object with a cluster's name exists but was not made by kubectl-pgbackrest
+// (kube.CheckOwner decides).
+var ErrNotOurs = kube.ErrNotOurs
 
 // Get reads the spec of cluster name in namespace ns from its ConfigMap, and returns the ConfigMap
 // too (its annotations carry restore progress; its resourceVersion guards updates).

@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 )
 
 // MaxNameLength bounds cluster names: derived names add up to 23 characters ("-restore-" plus a
@@ -64,8 +66,8 @@ func RestoreID(now time.Time) string { return now.UTC().Format(RestoreIDFormat) 
 
 // Label keys and values (docs/architecture.md).
 const (
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelInstance  = "app.kubernetes.io/instance"
+	LabelManagedBy = kube.LabelManagedBy
+	LabelInstance  = kube.LabelInstance
 	LabelName      = "app.kubernetes.io/name"
 	LabelRole      = "pgbackrest.dev/role"
 	// LabelCluster marks the cluster ConfigMap; List selects on it.

@@ -250,6 +250,9 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 			// image given now replaces it (configDone then re-applies the ConfigMap).
 			stored.Image = cfg.Image
 		}
+		if err := checkNames(ctx, cs, stored); err != nil {
+			return nil, nil, err
+		}
 		return stored, cm, nil
 	}
 	var s3 cluster.S3
@@ -271,6 +274,9 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 	}
 	if _, _, err := Render(spec); err != nil {
 		return nil, nil, exitcode.Usage(err)
+	}
+	if err := checkNames(ctx, cs, spec); err != nil {
+		return nil, nil, err
 	}
 	return spec, nil, nil
 }
@@ -401,10 +407,7 @@ func (w *run) applyConfig(ctx context.Context) error {
 }
 
 func (w *run) secretDone(ctx context.Context) (bool, error) {
-	return exists(ctx, func(ctx context.Context) error {
-		_, err := w.deps.Client.CoreV1().Secrets(w.ns()).Get(ctx, w.names().TLSSecret(), metav1.GetOptions{})
-		return err
-	}, "secrets", w.ns())
+	return w.present(ctx, kube.Ref{Kind: "Secret", Namespace: w.ns(), Name: w.names().TLSSecret()})
 }
 
 // createSecret makes the TLS material once: an existing Secret is never regenerated, since the
@@ -417,7 +420,9 @@ func (w *run) createSecret(ctx context.Context) error {
 	sec := manifest.TLSSecret(w.spec, tls)
 	_, err = w.deps.Client.CoreV1().Secrets(w.ns()).Create(ctx, sec, metav1.CreateOptions{FieldManager: kube.FieldManager})
 	if apierrors.IsAlreadyExists(err) {
-		return nil
+		// Made meantime: trusted only if it is the cluster's.
+		_, err := w.present(ctx, kube.Ref{Kind: "Secret", Namespace: w.ns(), Name: sec.Name})
+		return err
 	}
 	if err != nil {
 		return kube.Explain(fmt.Errorf("creating Secret %s/%s: %w", w.ns(), sec.Name, err), "create", "secrets", w.ns())
@@ -435,10 +440,7 @@ func (w *run) pvcs() []*corev1.PersistentVolumeClaim {
 
 func (w *run) volumesDone(ctx context.Context) (bool, error) {
 	for _, p := range w.pvcs() {
-		ok, err := exists(ctx, func(ctx context.Context) error {
-			_, err := w.deps.Client.CoreV1().PersistentVolumeClaims(w.ns()).Get(ctx, p.Name, metav1.GetOptions{})
-			return err
-		}, "persistentvolumeclaims", w.ns())
+		ok, err := w.present(ctx, kube.Ref{Kind: "PersistentVolumeClaim", Namespace: w.ns(), Name: p.Name})
 		if err != nil || !ok {
 			return false, err
 		}
@@ -451,7 +453,14 @@ func (w *run) volumesDone(ctx context.Context) (bool, error) {
 func (w *run) createVolumes(ctx context.Context) error {
 	for _, p := range w.pvcs() {
 		_, err := w.deps.Client.CoreV1().PersistentVolumeClaims(w.ns()).Create(ctx, p, metav1.CreateOptions{FieldManager: kube.FieldManager})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsAlreadyExists(err) {
+			// Made meantime: used only if it is the cluster's.
+			if _, err := w.present(ctx, kube.Ref{Kind: "PersistentVolumeClaim", Namespace: w.ns(), Name: p.Name}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
 			return kube.Explain(fmt.Errorf("creating PVC %s/%s: %w", w.ns(), p.Name, err), "create", "persistentvolumeclaims", w.ns())
 		}
 	}
@@ -460,10 +469,7 @@ func (w *run) createVolumes(ctx context.Context) error {
 
 func (w *run) servicesDone(ctx context.Context) (bool, error) {
 	for _, name := range []string{w.names().Primary(), w.names().RepoHost()} {
-		ok, err := exists(ctx, func(ctx context.Context) error {
-			_, err := w.deps.Client.CoreV1().Services(w.ns()).Get(ctx, name, metav1.GetOptions{})
-			return err
-		}, "services", w.ns())
+		ok, err := w.present(ctx, kube.Ref{Kind: "Service", Namespace: w.ns(), Name: name})
 		if err != nil || !ok {
 			return false, err
 		}
@@ -501,6 +507,9 @@ func (w *run) deploymentDone(name string) func(context.Context) (bool, error) {
 		}
 		if err != nil {
 			return false, kube.Explain(fmt.Errorf("getting Deployment %s/%s: %w", w.ns(), name, err), "get", "deployments", w.ns())
+		}
+		if err := kube.CheckOwner(kube.Ref{Kind: "Deployment", Namespace: w.ns(), Name: name}, d, cluster.Owner(w.spec.Name)); err != nil {
+			return false, err // another's Deployment, available or not, is not this step done
 		}
 		ok, _, err := kube.DeploymentAvailable(d)
 		if err != nil {
@@ -620,18 +629,6 @@ func (w *run) explain(ctx context.Context, command, out string, err error) error
 		return fmt.Errorf("%w\n%s", err, peer)
 	}
 	return err
-}
-
-// exists runs get and turns NotFound into false.
-func exists(ctx context.Context, get func(context.Context) error, resource, ns string) (bool, error) {
-	err := get(ctx)
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, kube.Explain(err, "get", resource, ns)
-	}
-	return true, nil
 }
 
 // tail returns the last n non-empty lines of s, indented, for an error message.

@@ -429,6 +429,10 @@ func takeLease(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig) er
 		if err != nil {
 			return Explain(fmt.Errorf("reading lease %s/%s: %w", cfg.Namespace, cfg.Name, err), "get", "leases", cfg.Namespace)
 		}
+		// Another application's Lease of this name is not taken over, however stale it looks.
+		if err := CheckOwner(Ref{Kind: "Lease", Namespace: cfg.Namespace, Name: cfg.Name}, cur, Ownership(cfg.Labels)); err != nil {
+			return fmt.Errorf("taking lease %s/%s: %w; delete it if nothing uses it", cfg.Namespace, cfg.Name, err)
+		}
 		cur, err = watchHolder(ctx, cs, cfg, cur, true)
 		if err != nil {
 			return err

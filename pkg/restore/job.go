@@ -193,10 +193,9 @@ func (r *Restore) countAttempt(ctx context.Context) (int, error) {
 // one with the same name can be created.
 func (r *Restore) deleteJob(ctx context.Context) error {
 	ns := r.Spec.Namespace
-	policy := metav1.DeletePropagationForeground
-	err := r.d.Client.BatchV1().Jobs(ns).Delete(ctx, r.Job, metav1.DeleteOptions{PropagationPolicy: &policy})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return kube.Explain(fmt.Errorf("deleting the failed Job %s/%s: %w", ns, r.Job, err), "delete", "jobs", ns)
+	ref := kube.Ref{Kind: "Job", Namespace: ns, Name: r.Job}
+	if err := kube.DeleteOwned(ctx, r.d.Client, ref, cluster.Owner(r.Spec.Name), metav1.DeletePropagationForeground); err != nil {
+		return fmt.Errorf("deleting the failed Job: %w", err)
 	}
 	if err := kube.WaitForJobGone(ctx, r.d.Client, ns, r.Job, r.cfg.Timeout); err != nil {
 		return fmt.Errorf("waiting for the failed Job %s/%s to be deleted: %w", ns, r.Job, err)

@@ -538,7 +538,7 @@ func TestPrepareLeaseHeld(t *testing.T) {
 	holderID := "someone@elsewhere pid 42"
 	secs := int32(90)
 	now := metav1.NewMicroTime(w.now)
-	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "db-pgbackrest", Namespace: ns},
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "db-pgbackrest", Namespace: ns, Labels: cluster.Labels("db", cluster.RoleConfig)},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holderID, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now}}
 	_, err := w.cs.CoordinationV1().Leases(ns).Create(context.Background(), lease, metav1.CreateOptions{})
 	if err != nil {
@@ -564,7 +564,7 @@ func TestRestoreTakesOverLeaseOfDeadLocalRun(t *testing.T) {
 	holderID := self[:strings.LastIndex(self, " pid ")] + " pid " + strconv.Itoa(dead.Process.Pid)
 	secs := int32(90)
 	now := metav1.NewMicroTime(w.now)
-	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "db-pgbackrest", Namespace: ns},
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "db-pgbackrest", Namespace: ns, Labels: cluster.Labels("db", cluster.RoleConfig)},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holderID, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now}}
 	if _, err := w.cs.CoordinationV1().Leases(ns).Create(context.Background(), lease, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

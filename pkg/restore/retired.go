@@ -120,19 +120,12 @@ func CheckCleanup(ctx context.Context, cs kubernetes.Interface, ns, name, pvc st
 }
 
 // Cleanup deletes one retired data PVC of the cluster, after CheckCleanup's checks. The delete is
-// conditional on the PVC's uid, so a PVC recreated meanwhile under that name is never touched.
+// conditional on the PVC's uid (kube.DeleteOwned), so a PVC recreated meanwhile under that name is
+// never touched.
 func Cleanup(ctx context.Context, cs kubernetes.Interface, ns, name, pvc string) error {
 	if _, err := CheckCleanup(ctx, cs, ns, name, pvc); err != nil {
 		return err
 	}
-	p, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
-	if err != nil {
-		return kube.Explain(fmt.Errorf("reading PVC %s/%s: %w", ns, pvc, err), "get", "persistentvolumeclaims", ns)
-	}
-	uid := p.UID
-	err = cs.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, pvc, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return kube.Explain(fmt.Errorf("deleting PVC %s/%s: %w", ns, pvc, err), "delete", "persistentvolumeclaims", ns)
-	}
-	return nil
+	ref := kube.Ref{Kind: "PersistentVolumeClaim", Namespace: ns, Name: pvc}
+	return kube.DeleteOwned(ctx, cs, ref, cluster.Owner(name), metav1.DeletePropagationBackground)
 }

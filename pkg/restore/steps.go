@@ -483,10 +483,9 @@ func (r *Restore) stopPrimary(ctx context.Context) error {
 		return err
 	}
 	if d != nil && pvc != r.PVC {
-		policy := metav1.DeletePropagationBackground
-		err := r.d.Client.AppsV1().Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return kube.Explain(fmt.Errorf("deleting Deployment %s/%s: %w", ns, name, err), "delete", "deployments", ns)
+		ref := kube.Ref{Kind: "Deployment", Namespace: ns, Name: name}
+		if err := kube.DeleteOwned(ctx, r.d.Client, ref, cluster.Owner(r.Spec.Name), metav1.DeletePropagationBackground); err != nil {
+			return fmt.Errorf("stopping the old primary: %w", err)
 		}
 	}
 	// The pod's preStop stops PostgreSQL fast; its shutdown checkpoint and last archive-push

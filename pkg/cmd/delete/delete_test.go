@@ -40,7 +40,7 @@ func clusterObjects(t *testing.T) []runtime.Object {
 	return append(objs,
 		job,
 		&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: ns}},
-		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "pg1-pgbackrest", Namespace: ns}},
+		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "pg1-pgbackrest", Namespace: ns, Labels: cluster.Labels("pg1", cluster.RoleBackup)}},
 		manifest.PrimaryDeployment(other),
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pgbackrest-s3", Namespace: ns}},
 	)
