@@ -54,13 +54,18 @@ type ForeignError struct {
 }
 
 func (e *ForeignError) Error() string {
+	if e.Label == LabelInstance && e.Got != "" {
+		return fmt.Sprintf("%s exists and belongs to %q, not %q (%s)", e.Ref, e.Got, e.Want, e.Reason())
+	}
+	return fmt.Sprintf("%s exists and is %v (%s)", e.Ref, ErrNotOurs, e.Reason())
+}
+
+// Reason says which label is missing or different, without naming the object.
+func (e *ForeignError) Reason() string {
 	if e.Got == "" {
-		return fmt.Sprintf("%s exists and is %v (label %s=%s missing)", e.Ref, ErrNotOurs, e.Label, e.Want)
+		return fmt.Sprintf("label %s=%s missing", e.Label, e.Want)
 	}
-	if e.Label == LabelInstance {
-		return fmt.Sprintf("%s exists and belongs to %q, not %q (label %s)", e.Ref, e.Got, e.Want, e.Label)
-	}
-	return fmt.Sprintf("%s exists and is %v (label %s=%s, not %s)", e.Ref, ErrNotOurs, e.Label, e.Got, e.Want)
+	return fmt.Sprintf("label %s is %q, not %q", e.Label, e.Got, e.Want)
 }
 
 // Is makes errors.Is(err, ErrNotOurs) true.

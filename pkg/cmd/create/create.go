@@ -114,6 +114,10 @@ with ` + "`kubectl pgbackrest s3 configure`" + `), "local,s3" archives to both.
 (a restore may replace the labels with its own --node-label). The repository host is not placed
 by it: the scheduler places it and, with local storage, its volume keeps it there.
 
+Every object of the cluster's names is read before anything is written: one that exists and is
+not labelled as this cluster's (another application's Service or Deployment, a TLS Secret someone
+planted, another cluster's object) stops create with exit status 2, naming it.
+
 --encrypt (or --cipher=aes-256-cbc) encrypts every repository with a generated passphrase, kept
 in Secret CLUSTER-pgbackrest-cipher: without it no backup can ever be read, so export it and keep it
 outside the cluster (create prints the command). delete keeps that Secret.

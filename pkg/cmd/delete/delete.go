@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -33,6 +32,10 @@ const (
 	DryRunClient = "client"
 )
 
+// ErrNoCluster is wrapped when the cluster's ConfigMap does not exist but objects of its names
+// do, and --force is not given.
+var ErrNoCluster = errors.New("no cluster of that name")
+
 // ErrNeedsConfirmation is wrapped when --delete-data is given without --yes and no terminal to
 // ask on.
 var ErrNeedsConfirmation = errors.New("--delete-data needs confirmation")
@@ -43,8 +46,10 @@ type Options struct {
 	Name       string
 	DeleteData bool
 	Yes        bool
-	DryRun     string
-	Timeout    time.Duration
+	// Force deletes the objects labelled as the cluster's when its ConfigMap is gone.
+	Force   bool
+	DryRun  string
+	Timeout time.Duration
 
 	// Completed: the edges, replaced in tests.
 	Namespace string
@@ -85,6 +90,13 @@ Its PersistentVolumeClaims (the data and the local repository) are kept and list
 is shared and never deleted; backups in S3 stay in the bucket. So does an encrypted cluster's
 passphrase Secret CLUSTER-pgbackrest-cipher: without it those backups can never be read.
 
+Only the cluster's own objects are deleted: an object of one of its names that is not labelled as
+the cluster's (app.kubernetes.io/managed-by=kubectl-pgbackrest, app.kubernetes.io/instance=CLUSTER)
+belongs to someone else, and is kept and listed. Each delete is conditional on the UID of the
+object that was checked. Without the cluster's ConfigMap, delete refuses (exit status 2) unless
+--force, which deletes only what is labelled as the cluster's (the PVCs a finished delete kept need
+no --force: delete them with --delete-data).
+
 Deleting is idempotent: run it again to finish a delete that stopped.`,
 		Example: `  kubectl pgbackrest delete pg1
   kubectl pgbackrest delete pg1 --delete-data --yes
@@ -105,6 +117,7 @@ Deleting is idempotent: run it again to finish a delete that stopped.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.DeleteData, "delete-data", o.DeleteData, "Also delete the PVCs: the PostgreSQL data and the local repository (its backups)")
 	f.BoolVarP(&o.Yes, "yes", "y", o.Yes, "Do not ask for confirmation of --delete-data")
+	f.BoolVar(&o.Force, "force", o.Force, "Delete what is labelled as the cluster's even when its ConfigMap is gone (other objects of its names are never deleted)")
 	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, or client (say what would be deleted, delete nothing)")
 	f.Lookup("dry-run").NoOptDefVal = DryRunClient
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for PostgreSQL to stop before the repository host is deleted")
@@ -139,14 +152,13 @@ func (o *Options) Complete(deps *cmdutil.Deps) error {
 	return err
 }
 
-// object is one thing delete removes or keeps.
+// object is one thing delete removes or keeps: one that was checked and is the cluster's.
 type object struct {
-	kind, resource, name string
-	note                 string // why kept, for people
-	del                  func(context.Context, string, metav1.DeleteOptions) error
+	kube.Owned
+	note string // why kept, for people
 }
 
-func (x object) ref() string { return x.kind + "/" + x.name }
+func (x object) ref() string { return x.Ref.String() }
 
 // Report says what was deleted and what was kept.
 type Report struct {
@@ -158,6 +170,9 @@ type Report struct {
 func (o *Options) Run(ctx context.Context) error {
 	ns, name := o.Namespace, o.Name
 	spec, cm, err := cluster.Get(ctx, o.Client, ns, name)
+	if errors.Is(err, cluster.ErrNotOurs) {
+		return cmdutil.Usage(fmt.Errorf("refusing to delete cluster %s: %w", name, err))
+	}
 	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
 		return kube.Explain(err, "get", "configmaps", ns)
 	}
@@ -166,20 +181,27 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := cluster.CheckNoRestore(cm, "delete"); err != nil {
 		return cmdutil.Usage(err)
 	}
-	found, err := o.find(ctx)
+	found, foreign, err := o.find(ctx)
 	if err != nil {
 		return err
 	}
-	pvcs, err := o.findPVCs(ctx, spec)
+	pvcs, foreignPVCs, err := o.findPVCs(ctx, spec)
 	if err != nil {
 		return err
 	}
-	if spec == nil && len(found) == 0 && len(pvcs) == 0 {
+	foreign = append(foreign, foreignPVCs...)
+	if spec == nil && len(found) == 0 && len(pvcs) == 0 && len(foreign) == 0 {
 		// Nothing of that name: already deleted (delete is idempotent), or a typo, so say which
 		// clusters exist.
 		_, _, err := cluster.Get(ctx, o.Client, ns, name)
 		fmt.Fprintf(o.ErrOut, "Nothing to delete: %v\n", err)
 		return nil
+	}
+	// Without the ConfigMap, a delete that finished (it deletes the ConfigMap last) leaves only the
+	// kept PVCs, which --delete-data may still delete. Anything else is not what delete leaves: a
+	// typo, or someone else's objects; refuse unless --force.
+	if spec == nil && !o.Force && len(found)+len(foreign) > 0 {
+		return cmdutil.Usage(o.noCluster(found, pvcs, foreign))
 	}
 	if o.DeleteData && len(pvcs) > 0 && o.DryRun == DryRunNone && !o.Yes {
 		if err := o.confirm(); err != nil {
@@ -198,7 +220,7 @@ func (o *Options) Run(ctx context.Context) error {
 			if err := o.delete(ctx, x); err != nil {
 				return o.partial(rep, err)
 			}
-			if x.kind == "deployment" && x.name == n.Primary() {
+			if x.Kind == "Deployment" && x.Name == n.Primary() {
 				// PostgreSQL must stop (and archive its last WAL) before the repository host's TLS
 				// server goes: otherwise its shutdown waits on an archiver retrying a dead server.
 				fmt.Fprintf(o.ErrOut, "waiting for PostgreSQL to stop...\n")
@@ -222,6 +244,9 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		rep.Deleted = append(rep.Deleted, x.ref())
 	}
+	for _, f := range foreign {
+		rep.Kept = append(rep.Kept, foreignNote(f, name))
+	}
 	if spec != nil && spec.Has(pgbackrest.S3) {
 		rep.Kept = append(rep.Kept, fmt.Sprintf("secret/%s (S3 settings shared by the namespace's clusters; the backups stay in s3://%s%s)",
 			spec.S3Secret, spec.S3.Bucket, spec.Repo2Path))
@@ -238,7 +263,42 @@ func (o *Options) Run(ctx context.Context) error {
 	if !o.DeleteData && len(pvcs) > 0 {
 		fmt.Fprintf(o.ErrOut, "The volumes were kept: delete them with `kubectl pgbackrest delete %s --delete-data -n %s`.\n", name, ns)
 	}
+	if len(foreign) > 0 {
+		fmt.Fprintf(o.ErrOut, "Objects of the cluster's names that are not labelled as its were kept: they belong to someone else.\n")
+	}
 	return nil
+}
+
+// foreignNote is the "kept" line of an object of the cluster's names that is not its own.
+func foreignNote(err error, name string) string {
+	var f *kube.ForeignError
+	if errors.As(err, &f) {
+		return fmt.Sprintf("%s (not cluster %s's: %s)", f.Ref, name, f.Reason())
+	}
+	return err.Error()
+}
+
+// noCluster is the refusal of a delete whose cluster ConfigMap is gone: it lists what --force
+// would delete and what is never deleted.
+func (o *Options) noCluster(found, pvcs []object, foreign []error) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster %s has no ConfigMap %s in namespace %s, so nothing was deleted",
+		o.Name, cluster.Names{Cluster: o.Name}.ConfigMap(), o.Namespace)
+	for _, x := range found {
+		fmt.Fprintf(&b, "\n  %s: labelled as cluster %s's; --force deletes it", x.ref(), o.Name)
+	}
+	for _, x := range pvcs {
+		fmt.Fprintf(&b, "\n  %s: labelled as cluster %s's; kept unless --delete-data", x.ref(), o.Name)
+	}
+	for _, f := range foreign {
+		fmt.Fprintf(&b, "\n  %s: never deleted", foreignNote(f, o.Name))
+	}
+	if len(found)+len(pvcs) > 0 {
+		fmt.Fprintf(&b, "\nto delete what is labelled as cluster %s's, run `kubectl pgbackrest delete %s -n %s --force`", o.Name, o.Name, o.Namespace)
+	} else {
+		fmt.Fprintf(&b, "\nnone of these objects is the plugin's: there is nothing to delete; check the name with `kubectl pgbackrest list -n %s`", o.Namespace)
+	}
+	return fmt.Errorf("%w: %s", ErrNoCluster, b.String())
 }
 
 // partial reports what was deleted before err, so a person knows where it stopped.
@@ -249,86 +309,53 @@ func (o *Options) partial(rep Report, err error) error {
 	return fmt.Errorf("deleting cluster %s: %w; run the same command again to finish", o.Name, err)
 }
 
+// delete deletes x if its UID is still the one checked (kube.Delete).
 func (o *Options) delete(ctx context.Context, x object) error {
-	bg := metav1.DeletePropagationBackground
-	err := x.del(ctx, x.name, metav1.DeleteOptions{PropagationPolicy: &bg})
-	if err == nil || apierrors.IsNotFound(err) {
-		return nil
-	}
-	return kube.Explain(fmt.Errorf("deleting %s %s/%s: %w", x.kind, o.Namespace, x.name, err), "delete", x.resource, o.Namespace)
+	return kube.Delete(ctx, o.Client, x.Ref, x.UID, metav1.DeletePropagationBackground)
 }
 
 // find returns the cluster's objects that exist, in delete order: the primary first, then the
 // repository host, restore Jobs, Services, the Lease, the TLS Secret and last the ConfigMap (the
-// cluster's identity, so a delete that stopped can be found and finished).
-func (o *Options) find(ctx context.Context) ([]object, error) {
+// cluster's identity, so a delete that stopped can be found and finished). Objects of those names
+// that are not the cluster's are returned apart (*kube.ForeignError), never to be deleted.
+func (o *Options) find(ctx context.Context) ([]object, []error, error) {
 	ns := o.Namespace
-	n := cluster.Names{Cluster: o.Name}
-	core, apps, batch, coord := o.Client.CoreV1(), o.Client.AppsV1(), o.Client.BatchV1(), o.Client.CoordinationV1()
-	type named struct {
-		object
-		get func(context.Context) error
-	}
-	ignore := func(_ any, err error) error { return err }
-	get := metav1.GetOptions{}
-	deployments := []named{
-		{object{kind: "deployment", resource: "deployments", name: n.Primary(), del: apps.Deployments(ns).Delete},
-			func(ctx context.Context) error { return ignore(apps.Deployments(ns).Get(ctx, n.Primary(), get)) }},
-		{object{kind: "deployment", resource: "deployments", name: n.RepoHost(), del: apps.Deployments(ns).Delete},
-			func(ctx context.Context) error { return ignore(apps.Deployments(ns).Get(ctx, n.RepoHost(), get)) }},
-	}
-	others := []named{
-		{object{kind: "service", resource: "services", name: n.Primary(), del: core.Services(ns).Delete},
-			func(ctx context.Context) error { return ignore(core.Services(ns).Get(ctx, n.Primary(), get)) }},
-		{object{kind: "service", resource: "services", name: n.RepoHost(), del: core.Services(ns).Delete},
-			func(ctx context.Context) error { return ignore(core.Services(ns).Get(ctx, n.RepoHost(), get)) }},
-		{object{kind: "lease", resource: "leases", name: n.Lease(), del: coord.Leases(ns).Delete},
-			func(ctx context.Context) error { return ignore(coord.Leases(ns).Get(ctx, n.Lease(), get)) }},
-		{object{kind: "secret", resource: "secrets", name: n.TLSSecret(), del: core.Secrets(ns).Delete},
-			func(ctx context.Context) error { return ignore(core.Secrets(ns).Get(ctx, n.TLSSecret(), get)) }},
-		{object{kind: "configmap", resource: "configmaps", name: n.ConfigMap(), del: core.ConfigMaps(ns).Delete},
-			func(ctx context.Context) error { return ignore(core.ConfigMaps(ns).Get(ctx, n.ConfigMap(), get)) }},
+	refs := cluster.Names{Cluster: o.Name}.Refs(ns)
+	ours, foreign, err := kube.CheckOwned(ctx, o.Client, refs, cluster.Owner(o.Name))
+	if err != nil {
+		return nil, nil, err
 	}
 	var out []object
-	existing := func(list []named) error {
-		for _, c := range list {
-			err := c.get(ctx)
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return kube.Explain(fmt.Errorf("getting %s %s/%s: %w", c.kind, ns, c.name, err), "get", c.resource, ns)
-			}
-			out = append(out, c.object)
+	for _, x := range ours {
+		if x.Kind == "Deployment" {
+			out = append(out, object{Owned: x})
 		}
-		return nil
 	}
-	if err := existing(deployments); err != nil {
-		return nil, err
-	}
-	sel := labels.Set{cluster.LabelInstance: o.Name, cluster.LabelManagedBy: cluster.ManagedBy}.String()
-	jobs, err := batch.Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	sel := labels.Set(cluster.Owner(o.Name)).String()
+	jobs, err := o.Client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return nil, kube.Explain(fmt.Errorf("listing the Jobs of cluster %s: %w", o.Name, err), "list", "jobs", ns)
+		return nil, nil, kube.Explain(fmt.Errorf("listing the Jobs of cluster %s: %w", o.Name, err), "list", "jobs", ns)
 	}
 	for _, j := range jobs.Items {
-		out = append(out, object{kind: "job", resource: "jobs", name: j.Name, del: batch.Jobs(ns).Delete})
+		out = append(out, object{Owned: kube.Owned{Ref: kube.Ref{Kind: "Job", Namespace: ns, Name: j.Name}, UID: j.UID}})
 	}
-	if err := existing(others); err != nil {
-		return nil, err
+	for _, x := range ours {
+		if x.Kind != "Deployment" {
+			out = append(out, object{Owned: x})
+		}
 	}
-	return out, nil
+	return out, foreign, nil
 }
 
 // findPVCs returns the cluster's PVCs: those labelled as its own (every data PVC a restore made,
-// and the repository) and the spec's live data PVC.
-func (o *Options) findPVCs(ctx context.Context, spec *cluster.Spec) ([]object, error) {
+// and the repository) and the spec's live data PVC when it is labelled as the cluster's (else it
+// is returned apart, never to be deleted).
+func (o *Options) findPVCs(ctx context.Context, spec *cluster.Spec) ([]object, []error, error) {
 	ns := o.Namespace
-	pvcs := o.Client.CoreV1().PersistentVolumeClaims(ns)
-	sel := labels.Set{cluster.LabelInstance: o.Name, cluster.LabelManagedBy: cluster.ManagedBy}.String()
-	list, err := pvcs.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	sel := labels.Set(cluster.Owner(o.Name)).String()
+	list, err := o.Client.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return nil, kube.Explain(fmt.Errorf("listing the PVCs of cluster %s: %w", o.Name, err), "list", "persistentvolumeclaims", ns)
+		return nil, nil, kube.Explain(fmt.Errorf("listing the PVCs of cluster %s: %w", o.Name, err), "list", "persistentvolumeclaims", ns)
 	}
 	n := cluster.Names{Cluster: o.Name}
 	note := func(name string) string {
@@ -340,22 +367,25 @@ func (o *Options) findPVCs(ctx context.Context, spec *cluster.Spec) ([]object, e
 		}
 		return "PostgreSQL data"
 	}
-	var names []string
+	var owned []kube.Owned
 	for _, p := range list.Items {
-		names = append(names, p.Name)
+		owned = append(owned, kube.Owned{Ref: kube.Ref{Kind: "PersistentVolumeClaim", Namespace: ns, Name: p.Name}, UID: p.UID})
 	}
-	if spec != nil && !slices.Contains(names, spec.DataPVC) {
-		if _, err := pvcs.Get(ctx, spec.DataPVC, metav1.GetOptions{}); err == nil {
-			names = append(names, spec.DataPVC)
+	var foreign []error
+	if spec != nil && !slices.ContainsFunc(owned, func(x kube.Owned) bool { return x.Name == spec.DataPVC }) {
+		ref := kube.Ref{Kind: "PersistentVolumeClaim", Namespace: ns, Name: spec.DataPVC}
+		ours, f, err := kube.CheckOwned(ctx, o.Client, []kube.Ref{ref}, cluster.Owner(o.Name))
+		if err != nil {
+			return nil, nil, err
 		}
+		owned, foreign = append(owned, ours...), f
 	}
-	slices.Sort(names)
-	out := make([]object, 0, len(names))
-	for _, name := range names {
-		out = append(out, object{kind: "persistentvolumeclaim", resource: "persistentvolumeclaims", name: name,
-			note: note(name), del: pvcs.Delete})
+	slices.SortFunc(owned, func(a, b kube.Owned) int { return strings.Compare(a.Name, b.Name) })
+	out := make([]object, 0, len(owned))
+	for _, x := range owned {
+		out = append(out, object{Owned: x, note: note(x.Name)})
 	}
-	return out, nil
+	return out, foreign, nil
 }
 
 // confirm asks for the cluster name on a terminal; elsewhere --yes is required.
