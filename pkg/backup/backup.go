@@ -104,7 +104,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	}
 	lease, err := kube.AcquireLease(ctx, d.Client, kube.LeaseConfig{
 		Namespace: cfg.Namespace, Name: spec.Names().Lease(), Holder: cfg.Holder, Purpose: Purpose,
-		Labels: cluster.Labels(cfg.Cluster, cluster.RoleBackup), Clock: d.now, Poll: d.LeasePoll,
+		Labels: cluster.Labels(cfg.Cluster, cluster.RoleBackup), Clock: d.now, Recheck: d.LeaseRecheck,
 		Note: func(msg string) { fmt.Fprintln(d.errOut(), msg) },
 	})
 	if err != nil {

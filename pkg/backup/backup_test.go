@@ -28,6 +28,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube/kubetest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
@@ -207,7 +208,7 @@ func fixture(t *testing.T) []byte {
 var t0 = time.Date(2026, 11, 25, 0, 27, 40, 0, time.UTC)
 
 func deps(cs *fake.Clientset, ex *fakeExec, errOut io.Writer) Deps {
-	return Deps{Client: cs, Exec: ex, ErrOut: errOut, Now: func() time.Time { return t0 }, RetryWait: time.Millisecond, LeasePoll: time.Millisecond}
+	return Deps{Client: cs, Exec: ex, ErrOut: errOut, Now: func() time.Time { return t0 }, RetryWait: time.Millisecond, LeaseRecheck: time.Millisecond}
 }
 
 func TestRunOrderAndResult(t *testing.T) {
@@ -313,7 +314,7 @@ func TestRunRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := fake.NewClientset(tt.objs(t)...)
-			keepRenewing(cs) // the holder of the lease, when there is one, is alive
+			keepRenewing(t, cs) // the holder of the lease, when there is one, is alive
 			ex := &fakeExec{info: fixture(t)}
 			tt.cfg.Namespace, tt.cfg.Holder = "ns", "me"
 			_, err := Run(t.Context(), deps(cs, ex, io.Discard), tt.cfg)
@@ -360,7 +361,7 @@ func TestRunTakesOverLeaseOfDeadLocalRun(t *testing.T) {
 	cs := fake.NewClientset(append(objects(t, newSpec(pgbackrest.Local), true), left)...)
 	short, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
-	if held, err := kube.LeaseHeld(short, cs, kube.LeaseConfig{Namespace: "ns", Name: "pg1-pgbackrest", Holder: "me", Poll: time.Millisecond}); held != nil || err != nil {
+	if held, err := kube.LeaseHeld(short, cs, kube.LeaseConfig{Namespace: "ns", Name: "pg1-pgbackrest", Holder: "me", Recheck: time.Millisecond}); held != nil || err != nil {
 		t.Skip("processes cannot be probed here: a dead run's Lease is taken over once stale")
 	}
 	ex := &fakeExec{info: fixture(t)}
@@ -384,21 +385,10 @@ func ptr[T any](v T) *T { return &v }
 
 var leases = coordinationv1.SchemeGroupVersion.WithResource("leases")
 
-// keepRenewing makes the holder of Lease ns/pg1-pgbackrest alive: each read finds it renewed.
-func keepRenewing(cs *fake.Clientset) {
-	cs.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
-		obj, err := cs.Tracker().Get(leases, "ns", "pg1-pgbackrest")
-		if err != nil {
-			return false, nil, nil
-		}
-		l := obj.(*coordinationv1.Lease).DeepCopy()
-		if *l.Spec.HolderIdentity != "me" {
-			rt := metav1.NewMicroTime(l.Spec.RenewTime.Add(time.Second))
-			l.Spec.RenewTime = &rt
-			_ = cs.Tracker().Update(leases, l, "ns")
-		}
-		return false, nil, nil
-	})
+// keepRenewing makes the holder of Lease pg1-pgbackrest alive (when it is not this run), renewing it while
+// this run watches.
+func keepRenewing(t *testing.T, cs *fake.Clientset) {
+	kubetest.KeepRenewing(t, cs, "ns", "pg1-pgbackrest", "me")
 }
 
 // TestRunStopsWhenLeaseLost: a backup whose Lease was deleted by hand (or taken by another run)

@@ -35,9 +35,8 @@ type Deps struct {
 	ProgressInterval time.Duration
 	// RetryWait is the pause before retrying a read-only exec; 0 means 1 s.
 	RetryWait time.Duration
-	// LeasePoll is how often a Lease held by another run is read while watching it; 0 means
-	// kube.LeasePoll.
-	LeasePoll time.Duration
+	// LeaseRecheck bounds each wait for a Lease held by another run (kube.LeaseConfig.Recheck).
+	LeaseRecheck time.Duration
 }
 
 func (d Deps) now() time.Time {

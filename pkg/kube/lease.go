@@ -10,6 +10,8 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -25,8 +27,9 @@ import (
 const (
 	LeaseDuration   = 90 * time.Second
 	LeaseRenewEvery = 2 * time.Second
-	// LeasePoll is how often a Lease held by another run is read while this run watches it.
-	LeasePoll = time.Second
+	// LeaseLocalRecheck is how often a run waiting for a Lease held by another run of this machine
+	// checks whether that process still runs (no API call: the Lease itself is watched).
+	LeaseLocalRecheck = time.Second
 	// LeaseReleaseTimeout bounds Release: Ctrl-C must not hang on an API server that is gone.
 	LeaseReleaseTimeout = 10 * time.Second
 )
@@ -81,8 +84,10 @@ type LeaseConfig struct {
 	Labels          map[string]string
 	Duration        time.Duration
 	RenewEvery      time.Duration
-	// Poll is how often a Lease held by another run is read while watching it; 0 means LeasePoll.
-	Poll time.Duration
+	// Recheck bounds each wait for a Lease held by another run to change: this run judges the
+	// Lease again at least this often (tests make rounds short with it). 0 waits until the Lease
+	// could be stale (LeaseLocalRecheck when its holder is a process of this machine).
+	Recheck time.Duration
 	// ReleaseTimeout bounds Release; 0 means LeaseReleaseTimeout.
 	ReleaseTimeout time.Duration
 	// Clock stamps the Lease's acquire and renew times, for people; nil is time.Now.
@@ -103,9 +108,6 @@ func (cfg *LeaseConfig) defaults() {
 	}
 	if cfg.RenewEvery == 0 {
 		cfg.RenewEvery = LeaseRenewEvery
-	}
-	if cfg.Poll == 0 {
-		cfg.Poll = LeasePoll
 	}
 	if cfg.ReleaseTimeout == 0 {
 		cfg.ReleaseTimeout = LeaseReleaseTimeout
@@ -385,17 +387,104 @@ func watchHolder(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig, 
 			cfg.Note(fmt.Sprintf("lease %s is held by %q (a %s): watching it for up to %s to see whether that run still renews it "+
 				"(no run trusts another machine's clock)", cfg.Name, h, purpose, (d - unchanged).Round(time.Second)))
 		}
-		if err := Sleep(ctx, cfg.Poll); err != nil {
+		wait := d - unchanged
+		if localHolder(h) {
+			wait = min(wait, LeaseLocalRecheck)
+		}
+		if cfg.Recheck > 0 {
+			wait = min(wait, cfg.Recheck)
+		}
+		next, err := nextLease(ctx, cs, cfg, cur, wait)
+		if err != nil {
 			return nil, fmt.Errorf("waiting for lease %s/%s held by %q: %w", cfg.Namespace, cfg.Name, h, err)
 		}
-		next, err := cs.CoordinationV1().Leases(cfg.Namespace).Get(ctx, cfg.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
+		if next == nil {
 			return nil, nil
 		}
-		if err != nil {
-			return nil, Explain(fmt.Errorf("reading lease %s/%s: %w", cfg.Namespace, cfg.Name, err), "get", "leases", cfg.Namespace)
-		}
 		cur = next
+	}
+}
+
+// nextLease watches Lease cur for at most wait: the Lease once it changes, cur itself when it did
+// not change in time, nil when it was deleted. One watch, from cur's resourceVersion, so no change
+// between the read and the watch is missed; a watch the server ends early is opened again.
+func nextLease(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig, cur *coordinationv1.Lease, wait time.Duration) (*coordinationv1.Lease, error) {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	c := cs.CoordinationV1().Leases(cfg.Namespace)
+	rv := cur.ResourceVersion
+	for {
+		w, err := c.Watch(wctx, metav1.ListOptions{
+			FieldSelector:   fields.OneTermEqualSelector("metadata.name", cfg.Name).String(),
+			ResourceVersion: rv,
+		})
+		if err == nil {
+			var next *coordinationv1.Lease
+			var deleted bool
+			next, deleted, rv, err = firstChange(wctx, w, cfg.Name, rv)
+			w.Stop()
+			switch {
+			case deleted:
+				return nil, nil
+			case next != nil:
+				return next, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if wctx.Err() != nil {
+			return cur, nil // nothing changed in time
+		}
+		if apierrors.IsGone(err) || apierrors.IsResourceExpired(err) {
+			// Too old to watch from: what it is now is the change, if any.
+			next, err := c.Get(ctx, cfg.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, Explain(fmt.Errorf("reading lease %s/%s: %w", cfg.Namespace, cfg.Name, err), "get", "leases", cfg.Namespace)
+			}
+			return next, nil
+		}
+		if err != nil {
+			return nil, Explain(fmt.Errorf("watching lease %s/%s: %w", cfg.Namespace, cfg.Name, err), "watch", "leases", cfg.Namespace)
+		}
+	}
+}
+
+// firstChange reads w until Lease name changes: the new Lease, or deleted. It returns neither when
+// w or ctx ends first, with the resourceVersion to watch on from.
+func firstChange(ctx context.Context, w watch.Interface, name, rv string) (next *coordinationv1.Lease, deleted bool, lastRV string, err error) {
+	for {
+		var ev watch.Event
+		var open bool
+		select {
+		case <-ctx.Done():
+			return nil, false, rv, nil
+		case ev, open = <-w.ResultChan():
+		}
+		if !open {
+			return nil, false, rv, nil
+		}
+		if ev.Type == watch.Error {
+			return nil, false, rv, apierrors.FromObject(ev.Object)
+		}
+		l, ok := ev.Object.(*coordinationv1.Lease)
+		if !ok {
+			continue
+		}
+		if ev.Type == watch.Bookmark {
+			rv = l.ResourceVersion
+			continue
+		}
+		if l.Name != name { // a watch that ignores the field selector (client-go's fake)
+			continue
+		}
+		if ev.Type == watch.Deleted {
+			return nil, true, rv, nil
+		}
+		return l, false, l.ResourceVersion, nil
 	}
 }
 

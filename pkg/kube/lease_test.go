@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube/kubetest"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -54,21 +56,8 @@ func leftLease(holder string, renewed time.Time) *coordinationv1.Lease {
 	}
 }
 
-// keepRenewing makes the holder of Lease ns/l alive: each read finds it renewed a second later
-// than the last, on the holder's own clock.
-func keepRenewing(cs *fake.Clientset) {
-	cs.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
-		obj, err := cs.Tracker().Get(leaseGVR, "ns", "l")
-		if err != nil {
-			return false, nil, nil
-		}
-		l := obj.(*coordinationv1.Lease).DeepCopy()
-		rt := metav1.NewMicroTime(l.Spec.RenewTime.Add(time.Second))
-		l.Spec.RenewTime = &rt
-		_ = cs.Tracker().Update(leaseGVR, l, "ns")
-		return false, nil, nil
-	})
-}
+// keepRenewing makes the holder of Lease ns/l alive, renewing it while this run watches.
+func keepRenewing(t *testing.T, cs *fake.Clientset) { kubetest.KeepRenewing(t, cs, "ns", "l", "") }
 
 func getLease(t *testing.T, cs *fake.Clientset) *coordinationv1.Lease {
 	t.Helper()
@@ -81,7 +70,7 @@ func getLease(t *testing.T, cs *fake.Clientset) *coordinationv1.Lease {
 
 func cfgFor(holder string, n *notes) LeaseConfig {
 	return LeaseConfig{Namespace: "ns", Name: "l", Holder: holder, Purpose: "restore", Clock: clock(t0),
-		Watch: ticking(10 * time.Second), Poll: time.Millisecond, RenewEvery: time.Hour, Note: n.note}
+		Watch: ticking(10 * time.Second), Recheck: time.Millisecond, RenewEvery: time.Hour, Note: n.note}
 }
 
 func TestLeaseAcquireHeldRelease(t *testing.T) {
@@ -91,7 +80,7 @@ func TestLeaseAcquireHeldRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keepRenewing(cs) // alice's run is alive
+	keepRenewing(t, cs) // alice's run is alive
 
 	var n notes
 	_, err = AcquireLease(ctx, cs, cfgFor("bob@b run=2 pid 2", &n))
@@ -143,7 +132,7 @@ func TestLeaseStaleByObservationNotClock(t *testing.T) {
 			ctx := context.Background()
 			cs := fake.NewClientset(leftLease("alice@elsewhere run=1 pid 7", tt.renewed))
 			if tt.renewing {
-				keepRenewing(cs)
+				keepRenewing(t, cs)
 			}
 			var n notes
 			got, err := AcquireLease(ctx, cs, cfgFor("me@here run=2 pid 2", &n))
@@ -187,7 +176,7 @@ func TestLeaseHeldThenAcquireWatchOnce(t *testing.T) {
 		t.Fatalf("LeaseHeld = %v, %v; want a stale lease", held, err)
 	}
 	for _, a := range cs.Actions() {
-		if a.GetVerb() != "get" {
+		if v := a.GetVerb(); v != "get" && v != "watch" {
 			t.Errorf("LeaseHeld changed something: %v", a)
 		}
 	}
@@ -245,7 +234,9 @@ func TestLeaseOfDeadLocalProcessIsTakenOverAtOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			cs := fake.NewClientset(leftLease(tt.holder, t0))
-			keepRenewing(cs) // a live holder would renew; a dead one is not waited for anyway
+			if !tt.takeOver {
+				keepRenewing(t, cs) // a live holder renews; a dead one is not waited for
+			}
 			held, err := LeaseHeld(ctx, cs, cfgFor("me", &notes{}))
 			if err != nil {
 				t.Fatal(err)
@@ -528,5 +519,41 @@ func TestLeaseRenews(t *testing.T) {
 	}
 	if err := l.Lost(); err != nil {
 		t.Errorf("a renewed lease counts as lost: %v", err)
+	}
+}
+
+// TestLeaseWatchedNotPolled: a Lease held by another run is watched, one watch call, not read
+// again and again; its renewal is seen when it happens.
+func TestLeaseWatchedNotPolled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs := fake.NewClientset(leftLease("alice@elsewhere run=1 pid 7", t0))
+	cfg := cfgFor("me@here run=2 pid 2", &notes{})
+	cfg.Watch, cfg.Recheck = nil, 0 // the real clock, and no bound but the Lease's duration (90 s)
+	watching := make(chan struct{})
+	cs.PrependWatchReactor("leases", func(k8stesting.Action) (bool, watch.Interface, error) {
+		w, err := cs.Tracker().Watch(leaseGVR, "ns")
+		close(watching)
+		return true, w, err
+	})
+	go func() {
+		<-watching // the holder renews once, after this run started watching
+		obj, _ := cs.Tracker().Get(leaseGVR, "ns", "l")
+		l := obj.(*coordinationv1.Lease).DeepCopy()
+		rt := metav1.NewMicroTime(l.Spec.RenewTime.Add(2 * time.Second))
+		l.Spec.RenewTime = &rt
+		_ = cs.Tracker().Update(leaseGVR, l, "ns")
+	}()
+	_, err := AcquireLease(ctx, cs, cfg)
+	var held *HeldError
+	if !errors.As(err, &held) {
+		t.Fatalf("err = %v, want *HeldError", err)
+	}
+	verbs := map[string]int{}
+	for _, a := range cs.Actions() {
+		verbs[a.GetVerb()]++
+	}
+	if verbs["watch"] != 1 || verbs["get"] != 1 {
+		t.Errorf("API calls %v: want one get (after the create found it) and one watch", verbs)
 	}
 }

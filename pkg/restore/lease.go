@@ -15,7 +15,7 @@ func (r *Restore) leaseConfig() kube.LeaseConfig {
 	return kube.LeaseConfig{
 		Namespace: r.Spec.Namespace, Name: r.Spec.Names().Lease(),
 		Holder: r.d.Holder, Purpose: "restore",
-		Labels: cluster.Labels(r.Spec.Name, cluster.RoleConfig), Clock: r.d.Now, Poll: r.d.Poll,
+		Labels: cluster.Labels(r.Spec.Name, cluster.RoleConfig), Clock: r.d.Now, Recheck: r.d.LeaseRecheck,
 		Note: func(msg string) { fmt.Fprintf(r.d.ErrOut, "  %s\n", msg) },
 		// The take-lease step goes on watching from what Prepare saw: a stale Lease is not
 		// watched twice.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,27 +15,16 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube/kubetest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
 var leases = coordinationv1.SchemeGroupVersion.WithResource("leases")
 
-// keepRenewing makes the holder of Lease prod/db-pgbackrest alive (when it is not this run):
-// each read finds it renewed a second later.
-func keepRenewing(cs *fake.Clientset) {
-	cs.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
-		obj, err := cs.Tracker().Get(leases, ns, "db-pgbackrest")
-		if err != nil {
-			return false, nil, nil
-		}
-		l := obj.(*coordinationv1.Lease).DeepCopy()
-		if *l.Spec.HolderIdentity != "test@host pid 1" {
-			rt := metav1.NewMicroTime(l.Spec.RenewTime.Add(time.Second))
-			l.Spec.RenewTime = &rt
-			_ = cs.Tracker().Update(leases, l, ns)
-		}
-		return false, nil, nil
-	})
+// keepRenewing makes the holder of Lease db-pgbackrest alive (when it is not this run), renewing it while
+// this run watches.
+func keepRenewing(t *testing.T, cs *fake.Clientset) {
+	kubetest.KeepRenewing(t, cs, ns, "db-pgbackrest", "test@host pid 1")
 }
 
 // TestRestoreStopsWhenLeaseLost: once the run's Lease is deleted by hand or taken by another run

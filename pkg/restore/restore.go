@@ -160,6 +160,8 @@ type Deps struct {
 	Holder string
 	// Poll is the interval of the psql polls (archiving, recovery); 0 means one second.
 	Poll time.Duration
+	// LeaseRecheck bounds each wait for a Lease held by another run (kube.LeaseConfig.Recheck).
+	LeaseRecheck time.Duration
 	// Warn prints a warning; nil writes "warning: ..." to ErrOut.
 	Warn func(format string, args ...any)
 }

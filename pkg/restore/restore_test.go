@@ -198,7 +198,7 @@ func (w *world) control() {
 
 func (w *world) deps() Deps {
 	return Deps{Client: w.cs, Exec: w.exec, Now: func() time.Time { return w.now }, ErrOut: io.Discard,
-		Holder: "test@host pid 1", Poll: time.Millisecond}
+		Holder: "test@host pid 1", Poll: time.Millisecond, LeaseRecheck: time.Millisecond}
 }
 
 func (w *world) prepare(cfg Config) (*Restore, error) {
@@ -544,7 +544,7 @@ func TestPrepareLeaseHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keepRenewing(w.cs) // its holder is alive
+	keepRenewing(t, w.cs) // its holder is alive
 	_, err = w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}})
 	var held *kube.HeldError
 	if !errors.As(err, &held) {
@@ -571,7 +571,7 @@ func TestRestoreTakesOverLeaseOfDeadLocalRun(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if held, err := kube.LeaseHeld(short, w.cs, kube.LeaseConfig{Namespace: ns, Name: "db-pgbackrest", Holder: "me", Poll: time.Millisecond}); held != nil || err != nil {
+	if held, err := kube.LeaseHeld(short, w.cs, kube.LeaseConfig{Namespace: ns, Name: "db-pgbackrest", Holder: "me", Recheck: time.Millisecond}); held != nil || err != nil {
 		t.Skip("processes cannot be probed here: a dead run's Lease is taken over once stale")
 	}
 	r, err := w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}})
