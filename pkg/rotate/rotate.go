@@ -64,8 +64,8 @@ type Deps struct {
 	Reporter workflow.Reporter
 	// ErrOut receives the waits' explanations and the Lease's notes; nil discards them.
 	ErrOut io.Writer
-	// LeasePoll is how often a Lease held by another run is read; 0 is kube.LeasePoll.
-	LeasePoll time.Duration
+	// LeaseRecheck bounds each wait for a Lease held by another run (kube.LeaseConfig.Recheck).
+	LeaseRecheck time.Duration
 }
 
 // Result is what a run did.
@@ -164,7 +164,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	}
 	lease, err := kube.AcquireLease(ctx, d.Client, kube.LeaseConfig{
 		Namespace: cfg.Namespace, Name: spec.Names().Lease(), Holder: cfg.Holder, Purpose: Purpose,
-		Labels: cluster.Labels(cfg.Cluster, cluster.RoleConfig), Clock: d.Now, Poll: d.LeasePoll,
+		Labels: cluster.Labels(cfg.Cluster, cluster.RoleConfig), Clock: d.Now, Recheck: d.LeaseRecheck,
 		Note: func(msg string) { fmt.Fprintln(d.ErrOut, msg) },
 	})
 	if err != nil {

@@ -82,7 +82,7 @@ func tlsSecret(t *testing.T, cs *fake.Clientset) *corev1.Secret {
 }
 
 func rotate(cs *fake.Clientset, ex *fakeExec) (*Result, error) {
-	return Run(context.Background(), Deps{Client: cs, Exec: ex, Now: func() time.Time { return t0 }, LeasePoll: time.Millisecond},
+	return Run(context.Background(), Deps{Client: cs, Exec: ex, Now: func() time.Time { return t0 }, LeaseRecheck: time.Millisecond},
 		Config{Namespace: "ns", Cluster: "pg1", Holder: "test", Timeout: time.Minute})
 }
 
