@@ -5,6 +5,9 @@ PGBR_CLUSTER_DIR ?= $(PGBR_CACHE_DIR)/cluster
 export PGBR_CACHE_DIR PGBR_CLUSTER_DIR
 E2E_TIMEOUT ?= 60m
 E2E_RUN ?= .
+# Scenarios that call t.Parallel run this many at a time (go test's default is GOMAXPROCS, 2 here):
+# they mostly wait on pods, PostgreSQL and pgBackRest, each in its own namespace.
+E2E_PARALLEL ?= 4
 
 .PHONY: cluster-up cluster-down cluster-wipe e2e demo test bench bench-host
 
@@ -19,7 +22,7 @@ cluster-wipe: ## Stop the local cluster and remove its state (keeps the build ca
 
 e2e: build cluster-up ## Run the end-to-end tests against the local cluster with the built binary
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" \
-	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '$(E2E_RUN)' -v ./test/e2e/... 2>&1 | tee $(PGBR_CLUSTER_DIR)/e2e.log; \
+	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) -run '$(E2E_RUN)' -v ./test/e2e/... 2>&1 | tee $(PGBR_CLUSTER_DIR)/e2e.log; \
 	  exit $${PIPESTATUS[0]}
 
 demo: build cluster-up ## Run the main job (configure S3, create, backup, info, restore) on the local cluster
