@@ -102,8 +102,8 @@ func (w *run) explainTLSPeer(ctx context.Context, output string) string {
 			"(an address or Service that pointed elsewhere)")
 	} else {
 		fmt.Fprintf(&b, "See what answers there with `kubectl -n %s get endpointslices -l kubernetes.io/service-name=%s -o wide`; "+
-			"if Secret %s was replaced after the pods started, restart them (`kubectl -n %s rollout restart deployment %s %s`)",
-			w.ns(), host, n.TLSSecret(), w.ns(), n.RepoHost(), n.Primary())
+			"if Secret %s was changed by hand, give the pods a consistent set of certificates with `kubectl pgbackrest rotate-certs %s -n %s`",
+			w.ns(), host, n.TLSSecret(), w.spec.Name, w.ns())
 	}
 	return b.String()
 }
