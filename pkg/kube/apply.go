@@ -62,7 +62,8 @@ func Apply[T runtime.Object](ctx context.Context, cs kubernetes.Interface, obj T
 			return err
 		default:
 			if err := CheckOwner(ref, cur, want); err != nil {
-				return err
+				return fmt.Errorf("refusing to write %s/%s: %w; it was left unchanged: delete it if nothing uses it, "+
+					"or label it as the plugin's to hand it over", ref.Namespace, ref.Name, err)
 			}
 			rv = cur.GetResourceVersion()
 		}
