@@ -269,9 +269,9 @@ func (r *Restore) pvcExists(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, kube.Explain(fmt.Errorf("reading PVC %s/%s: %w", r.Spec.Namespace, r.PVC, err), "get", "persistentvolumeclaims", r.Spec.Namespace)
 	}
-	if p.Labels[cluster.LabelInstance] != r.Spec.Name || p.Labels[cluster.LabelManagedBy] != cluster.ManagedBy {
-		return false, fmt.Errorf("PVC %s/%s exists and is %w; rename or delete it, or retry in a second for another restore id",
-			r.Spec.Namespace, r.PVC, cluster.ErrNotOurs)
+	ref := kube.Ref{Kind: "PersistentVolumeClaim", Namespace: r.Spec.Namespace, Name: r.PVC}
+	if err := kube.CheckOwner(ref, p, cluster.Owner(r.Spec.Name)); err != nil {
+		return false, fmt.Errorf("%w; rename or delete it, or retry in a second for another restore id", err)
 	}
 	return true, nil
 }

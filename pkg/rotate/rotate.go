@@ -40,8 +40,9 @@ const (
 // timeoutGrace is how long after --timeout's deadline the run's context ends.
 const timeoutGrace = 5 * time.Second
 
-// ErrNotOurs is wrapped when the TLS Secret lacks the plugin's labels for the cluster.
-var ErrNotOurs = errors.New("not managed by kubectl-pgbackrest for this cluster")
+// ErrNotOurs is wrapped when the TLS Secret or a Deployment lacks the plugin's labels for the
+// cluster (kube.CheckOwner decides).
+var ErrNotOurs = kube.ErrNotOurs
 
 // ErrCheckFailed is wrapped when archiving does not work after the new certificates are in place.
 var ErrCheckFailed = errors.New("archiving check failed after the rotation")
@@ -118,9 +119,9 @@ func readSecret(ctx context.Context, cs kubernetes.Interface, spec *cluster.Spec
 	if err != nil {
 		return nil, kube.Explain(fmt.Errorf("reading Secret %s/%s: %w", spec.Namespace, name, err), "get", "secrets", spec.Namespace)
 	}
-	if sec.Labels[cluster.LabelManagedBy] != cluster.ManagedBy || sec.Labels[cluster.LabelInstance] != spec.Name {
-		return nil, exitcode.Usage(fmt.Errorf("secret %s/%s is %w %s (labels %s=%s, %s=%s): rotate-certs changes only its own Secret",
-			spec.Namespace, name, ErrNotOurs, spec.Name, cluster.LabelManagedBy, cluster.ManagedBy, cluster.LabelInstance, spec.Name))
+	ref := kube.Ref{Kind: "Secret", Namespace: spec.Namespace, Name: name}
+	if err := kube.CheckOwner(ref, sec, cluster.Owner(spec.Name)); err != nil {
+		return nil, exitcode.Usage(fmt.Errorf("%w: rotate-certs changes only the cluster's own Secret", err))
 	}
 	return sec, nil
 }

@@ -199,8 +199,8 @@ func (w *run) deployment(ctx context.Context, name string) (*appsv1.Deployment, 
 	if err != nil {
 		return nil, kube.Explain(fmt.Errorf("reading Deployment %s/%s: %w", w.ns(), name, err), "get", "deployments", w.ns())
 	}
-	if d.Labels[cluster.LabelManagedBy] != cluster.ManagedBy || d.Labels[cluster.LabelInstance] != w.spec.Name {
-		return nil, fmt.Errorf("deployment %s/%s is %w %s", w.ns(), name, ErrNotOurs, w.spec.Name)
+	if err := kube.CheckOwner(kube.Ref{Kind: "Deployment", Namespace: w.ns(), Name: name}, d, cluster.Owner(w.spec.Name)); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
