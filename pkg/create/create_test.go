@@ -401,7 +401,7 @@ func TestSystemIDMismatch(t *testing.T) {
 	for _, want := range []string{
 		"repository repo2 (s3: bucket backups at s3.example.svc:9443, path /backrestrepo/pg1-backrest-shared-repo)",
 		"another cluster name", "kubectl pgbackrest delete pg1 --delete-data -n ns1",
-		"restore from those backups", "kubectl pgbackrest restore pg1 --storage=s3 -n ns1",
+		"restore from those backups", "kubectl pgbackrest restore pg1 --storage=s3 --force -n ns1",
 		"ERROR: [028]: backup and archive info files exist but do not match the database",
 	} {
 		if !strings.Contains(msg, want) {

@@ -42,8 +42,11 @@ func (e *RepositoryMismatchError) Error() string {
 	if st := pgbackrest.StorageForRepoKey(e.Repo); st != "" {
 		storage = " --storage=" + string(st)
 	}
-	fmt.Fprintf(&b, "  - restore from those backups: `kubectl pgbackrest restore %s%s -n %s` (the database then has the "+
-		"repository's system-id), then re-run this create to finish", e.Cluster, storage, e.Namespace)
+	// --force: the new database's WAL can never be archived into a repository of another system-id,
+	// so without it the restore waits for archiving until it gives up; that WAL holds nothing yet.
+	fmt.Fprintf(&b, "  - restore from those backups: `kubectl pgbackrest restore %s%s --force -n %s` (the database then has the "+
+		"repository's system-id; --force gives up the new, empty database's WAL, which that repository refuses), "+
+		"then re-run this create to finish", e.Cluster, storage, e.Namespace)
 	if e.PGBackRest != "" {
 		b.WriteString("\npgBackRest said: " + e.PGBackRest)
 	}
