@@ -94,6 +94,9 @@ type Spec struct {
 	// NodeSelector places the primary and the restore Jobs that fill its data volumes, alike
 	// (manifest's placeOnDataNodes); restore --node-label replaces it. Not the repository host.
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// PostgresFrom narrows who may connect to PostgreSQL (5432) to these --postgres-from peers
+	// (ParsePostgresFrom); empty leaves 5432 open to every pod and address.
+	PostgresFrom []string `json:"postgresFrom,omitempty"`
 
 	// S3Secret names the Secret holding the S3 settings and credentials.
 	S3Secret string `json:"s3Secret,omitempty"`
@@ -223,6 +226,9 @@ func (s *Spec) Validate() error {
 		if _, err := ParseNodeLabel(k + "=" + v); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if _, err := ParsePostgresFromList(s.PostgresFrom); err != nil {
+		errs = append(errs, err)
 	}
 	if s.Has(pgbackrest.S3) {
 		if s.S3Secret == "" {

@@ -53,6 +53,8 @@ type Config struct {
 	// ArchiveBacklogMax is the spec's ArchiveBacklogMax; "" derives it from PGDataSize.
 	ArchiveBacklogMax string
 	NodeSelector      map[string]string
+	// PostgresFrom is the spec's PostgresFrom: who may reach 5432 (nil: everyone).
+	PostgresFrom []string
 	S3Secret          string
 	// Timeout bounds the whole run (waits and pgBackRest commands); 0 means no bound but ctx.
 	Timeout time.Duration
@@ -115,6 +117,7 @@ func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
 		spec.RepoSize = ""
 	}
 	spec.NodeSelector = maps.Clone(cfg.NodeSelector)
+	spec.PostgresFrom = slices.Clone(cfg.PostgresFrom)
 	if spec.Has(pgbackrest.S3) {
 		if cfg.S3Secret != "" {
 			spec.S3Secret = cfg.S3Secret
@@ -368,6 +371,7 @@ func (w *run) steps() []workflow.Step {
 	return append(steps, []workflow.Step{
 		{Name: "volumes (PVC " + strings.Join(pvcs, ", ") + ")", Done: w.volumesDone, Apply: w.createVolumes},
 		{Name: "services (" + n.Primary() + ", " + n.RepoHost() + ")", Done: w.servicesDone, Apply: w.applyServices},
+		{Name: "network policies (" + n.RepoHost() + ", " + n.Primary() + ")", Done: w.policiesDone, Apply: w.applyPolicies},
 		{Name: "repository host (Deployment " + n.RepoHost() + " available)",
 			Done: w.deploymentDone(n.RepoHost()), Apply: w.applyDeployment(w.repoDeployment)},
 		{Name: "primary (Deployment " + n.Primary() + " available)",

@@ -19,6 +19,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
@@ -115,6 +116,8 @@ func applyPatch(ctx context.Context, cs kubernetes.Interface, obj runtime.Object
 		out, err = patch(ctx, cs.CoreV1().ServiceAccounts(ns), name, data, po)
 	case *corev1.PersistentVolumeClaim:
 		out, err = patch(ctx, cs.CoreV1().PersistentVolumeClaims(ns), name, data, po)
+	case *networkingv1.NetworkPolicy:
+		out, err = patch(ctx, cs.NetworkingV1().NetworkPolicies(ns), name, data, po)
 	case *corev1.Pod:
 		out, err = patch(ctx, cs.CoreV1().Pods(ns), name, data, po)
 	case *appsv1.Deployment:

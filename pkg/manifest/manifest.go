@@ -81,7 +81,8 @@ func ConfigHash(conf string) string {
 }
 
 // Objects returns every object of a new cluster in apply order: ConfigMap, TLS Secret, PVCs,
-// Services, then the repository host before the primary (whose archive_command needs it).
+// Services, NetworkPolicies (before any pod runs), then the repository host before the primary
+// (whose archive_command needs it).
 func Objects(spec *cluster.Spec, dbConf, repoConf string, certs map[string][]byte) ([]runtime.Object, error) {
 	cm, err := ConfigMap(spec, dbConf, repoConf)
 	if err != nil {
@@ -95,9 +96,11 @@ func Objects(spec *cluster.Spec, dbConf, repoConf string, certs map[string][]byt
 	if spec.Has(pgbackrest.Local) {
 		objs = append(objs, RepoPVC(spec))
 	}
+	objs = append(objs, PrimaryService(spec), RepoHostService(spec))
+	for _, np := range NetworkPolicies(spec) {
+		objs = append(objs, np)
+	}
 	return append(objs,
-		PrimaryService(spec),
-		RepoHostService(spec),
 		RepoHostDeployment(spec, repoConf),
 		PrimaryDeployment(spec),
 	), nil
@@ -404,7 +407,7 @@ func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...J
 		Spec: batchv1.JobSpec{
 			BackoffLimit: ptr(int32(0)),
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: cluster.Labels(spec.Name, cluster.RoleRestore)},
+				ObjectMeta: metav1.ObjectMeta{Labels: repoClientLabels(spec, cluster.RoleRestore)},
 				Spec:       pod,
 			},
 		},
@@ -413,6 +416,14 @@ func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...J
 		o(j)
 	}
 	return j
+}
+
+// repoClientLabels are the labels of a Job's pods that talk to the repository host: the
+// repository host's NetworkPolicy admits them (RepoHostNetworkPolicy).
+func repoClientLabels(spec *cluster.Spec, role cluster.Role) map[string]string {
+	l := cluster.Labels(spec.Name, role)
+	l[cluster.LabelRepoClient] = "true"
+	return l
 }
 
 func deployment(spec *cluster.Spec, name string, role cluster.Role, pod corev1.PodSpec, annotations map[string]string) *appsv1.Deployment {

@@ -53,6 +53,9 @@ func testSpec(t *testing.T, storage string) *cluster.Spec {
 	if storage == "local" {
 		s.StorageClass = "fast"
 	}
+	if storage == "s3" {
+		s.PostgresFrom = []string{"app=web", "10.0.0.0/8"}
+	}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -275,9 +278,11 @@ func TestObjectsOrderAndMeta(t *testing.T) {
 	}{
 		{"local", []string{"ConfigMap/pg1-pgbackrest", "Secret/pg1-pgbackrest-tls", "PersistentVolumeClaim/pg1",
 			"PersistentVolumeClaim/pg1-pgbr-repo", "Service/pg1", "Service/pg1-backrest-shared-repo",
+			"NetworkPolicy/pg1-backrest-shared-repo", "NetworkPolicy/pg1",
 			"Deployment/pg1-backrest-shared-repo", "Deployment/pg1"}},
 		{"s3", []string{"ConfigMap/pg1-pgbackrest", "Secret/pg1-pgbackrest-tls", "PersistentVolumeClaim/pg1",
-			"Service/pg1", "Service/pg1-backrest-shared-repo", "Deployment/pg1-backrest-shared-repo", "Deployment/pg1"}},
+			"Service/pg1", "Service/pg1-backrest-shared-repo", "NetworkPolicy/pg1-backrest-shared-repo", "NetworkPolicy/pg1",
+			"Deployment/pg1-backrest-shared-repo", "Deployment/pg1"}},
 	} {
 		s := testSpec(t, tt.storage)
 		var got []string

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the cluster's small host programs from Go modules into $BIN_CACHE (cached by version):
-# CoreDNS, versitygw (the S3 server), the project's hostPath provisioner and the pause program.
+# CoreDNS, versitygw (the S3 server), the project's hostPath provisioner, the NetworkPolicy enforcer
+# and the pause program.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.sh"
@@ -30,6 +31,17 @@ if [ ! -x "$prov" ]; then
   log "built provisioner"
 fi
 ln -sf "$prov" "$BIN_CACHE/provisioner"
+
+# The NetworkPolicy enforcer: kube-network-policies (its version is in netpol/go.mod) behind a main
+# of the project's own.
+np_src=("$here"/netpol/main.go "$here"/netpol/go.mod "$here"/netpol/go.sum)
+np=$BIN_CACHE/netpol-$(src_hash "${np_src[@]}")
+if [ ! -x "$np" ]; then
+  start=$SECONDS
+  (cd "$here/netpol" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$np.tmp" . && mv "$np.tmp" "$np")
+  log "built netpol ($((SECONDS - start))s)"
+fi
+ln -sf "$np" "$BIN_CACHE/netpol"
 
 pause_tar=$IMAGE_CACHE/pause-$(src_hash "$here"/pause/main.go "$here"/pack-image.sh).tar
 if [ ! -s "$pause_tar" ]; then

@@ -51,6 +51,32 @@ service_fence_down() {
   while ip rule del priority 1000 iif cni0 to "$SERVICE_CIDR" blackhole 2>/dev/null; do :; done
 }
 
+# NetworkPolicies are enforced by the netpol daemon (netpol/main.go, kube-network-policies): it
+# judges the packets queued here. Only a connection's first packet is queued (replies and the rest
+# are ESTABLISHED), only from or to pods, and nothing the node's root sends (the kubelet's probes).
+# In mangle POSTROUTING: after kube-proxy's DNAT, so the destination is the pod a Service chose,
+# and before the masquerade, so the source is still the pod. --queue-bypass: while no daemon reads
+# the queue, packets pass, as on a CNI that does not enforce policies (probe.sh then says so).
+NETPOL_QUEUE=100
+NETPOL_CHAIN=PGBR-NETPOL
+netpol_queue_up() { # idempotent
+  iptables -t mangle -N "$NETPOL_CHAIN" 2>/dev/null || iptables -t mangle -F "$NETPOL_CHAIN"
+  iptables -t mangle -A "$NETPOL_CHAIN" -m owner --uid-owner 0 -j RETURN
+  iptables -t mangle -A "$NETPOL_CHAIN" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+  iptables -t mangle -A "$NETPOL_CHAIN" -s "$CLUSTER_CIDR" -j NFQUEUE --queue-num "$NETPOL_QUEUE" --queue-bypass
+  iptables -t mangle -A "$NETPOL_CHAIN" -d "$CLUSTER_CIDR" -j NFQUEUE --queue-num "$NETPOL_QUEUE" --queue-bypass
+  iptables -t mangle -C POSTROUTING -j "$NETPOL_CHAIN" 2>/dev/null || iptables -t mangle -A POSTROUTING -j "$NETPOL_CHAIN"
+}
+netpol_queue_down() {
+  while iptables -t mangle -D POSTROUTING -j "$NETPOL_CHAIN" 2>/dev/null; do :; done
+  iptables -t mangle -F "$NETPOL_CHAIN" 2>/dev/null || true
+  iptables -t mangle -X "$NETPOL_CHAIN" 2>/dev/null || true
+}
+start_netpol() {
+  netpol_queue_up
+  start_daemon netpol "$BIN_CACHE/netpol" -kubeconfig "$STATE/admin.kubeconfig" -node "$NODE_NAME" -nfqueue-id "$NETPOL_QUEUE"
+}
+
 # Daemons are started detached in their own session, so a `timeout` or Ctrl-C around the caller
 # does not kill them, and stopped by the PID recorded here.
 start_daemon() { # start_daemon NAME CMD...

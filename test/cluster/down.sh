@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 start=$SECONDS
 # Stop order: the workload's makers first so nothing restarts pods, the kubelet before the runtime,
 # the API server last but one and etcd last.
-for d in provisioner coredns kube-proxy kube-scheduler kube-controller-manager kubelet; do
+for d in netpol provisioner coredns kube-proxy kube-scheduler kube-controller-manager kubelet; do
   stop_daemon "$d" 10
 done
 
@@ -30,7 +30,7 @@ stop_daemon kube-apiserver 10 # it ignores SIGTERM for several seconds; stop_dae
 stop_daemon etcd 10
 # Daemons whose PID file was lost (two cluster-ups racing, a file removed by hand) still name the
 # cluster's directory on their command line.
-for d in provisioner coredns kube-proxy kube-scheduler kube-controller-manager kubelet containerd versitygw kube-apiserver etcd; do
+for d in netpol provisioner coredns kube-proxy kube-scheduler kube-controller-manager kubelet containerd versitygw kube-apiserver etcd; do
   pkill -9 -f "^([^ ]*/)?$d .*$PGBR_CLUSTER_DIR" 2>/dev/null || true
 done
 pkill -9 -f "containerd-shim.*$PGBR_CLUSTER_DIR" 2>/dev/null || true
@@ -43,6 +43,7 @@ awk -v d="$PGBR_CLUSTER_DIR" '$2 ~ "^"d || $2 ~ "^/run/containerd/" || $2 ~ "^/v
 # Network: the pod bridge, CNI allocations and the chains kube-proxy and the portmap plugin made.
 ip link del cni0 2>/dev/null || true
 service_fence_down
+netpol_queue_down
 # Every pod is gone, so every address is free again, but host-local's last_reserved_ip is kept: it
 # allocates round robin from there, so the next run's pods get addresses no pod of this run had
 # (until the /24 wraps), as on a long-lived node, rather than this run's addresses in the same order.

@@ -6,8 +6,13 @@
 # through Services (DNS, kube-proxy's rules, the EndpointSlice of a pod that just became ready, the
 # bridge): what every test's first client does. Node Ready and the API's /readyz say nothing of it.
 #
+# NetworkPolicies must be enforced too (the netpol daemon, common.sh): a pod that the probe's policy
+# does not admit must not connect.
+#
 # Objects, in namespace pgbr-probe (kept between runs, so a warm cluster's check is one exec):
 #   Service probe:80 -> Pod probe-server, `nc -lk 8080` from the PostgreSQL image
+#   NetworkPolicy probe: probe-server admits only pods labelled app=probe or app=probe-client
+#   Pod probe-outsider (app=probe-outsider): sleeps; probe:80 must not answer it
 #   Pod probe-client-*: a fresh pod that resolves and connects, then is deleted
 if [ -z "${PGBR_CLUSTER_DIR:-}" ] || ! declare -F k >/dev/null; then
   . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
@@ -44,6 +49,28 @@ metadata: {name: probe, namespace: $PROBE_NS}
 spec:
   selector: {app: probe}
   ports: [{port: 80, targetPort: 8080, protocol: TCP}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: probe, namespace: $PROBE_NS}
+spec:
+  podSelector: {matchLabels: {app: probe}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchExpressions: [{key: app, operator: In, values: [probe, probe-client]}]}}]
+    ports: [{port: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: probe-outsider, namespace: $PROBE_NS, labels: {app: probe-outsider}}
+spec:$probe_security
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: outsider
+    image: $PG_IMAGE
+    imagePullPolicy: Never$probe_container_security
+    command: [sleep, "2147483647"]
+    resources: {requests: {cpu: 1m, memory: 4Mi}, limits: {memory: 16Mi}}
 YAML
   pod=$(cat <<YAML
 apiVersion: v1
@@ -159,11 +186,36 @@ network_check() {
   k -n "$PROBE_NS" exec probe-server -- nc -z -w 2 "$PROBE_SVC" 80 >/dev/null 2>&1
 }
 
+# netpol_enforced: probe-outsider resolves the probe Service but cannot connect to it. It prints
+# the exit status of nc, 1 for a connection that timed out; nothing when the pod is not running yet.
+netpol_enforced() {
+  # shellcheck disable=SC2016 # expanded in the pod
+  [ "$(k -n "$PROBE_NS" exec probe-outsider -- sh -c 'getent hosts "$1" >/dev/null || exit; nc -z -w 2 "$1" 80 >/dev/null 2>&1; echo $?' sh "$PROBE_SVC" 2>/dev/null)" = 1 ]
+}
+
+# policy_probe: the probe's NetworkPolicy keeps probe-outsider out, while network_check passes.
+policy_probe() {
+  local start=$SECONDS
+  probe_server
+  if wait_for "$PROBE_TIMEOUT" "NetworkPolicy enforcement" netpol_enforced && network_check; then
+    log "NetworkPolicies are enforced: a pod the policy does not admit cannot connect ($((SECONDS - start))s)"
+    return 0
+  fi
+  log "NetworkPolicies are not enforced: pod $PROBE_NS/probe-outsider reaches $PROBE_SVC:80, or the probe server is unreachable"
+  log "is the netpol daemon running (pid file $PIDS/netpol.pid)? look at $LOGS/netpol.log and iptables -t mangle -S $NETPOL_CHAIN"
+  return 1
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   if [ "${1:-}" != --full ] && network_check; then
     log "network check passed (pod -> Service -> pod)"
-    exit 0
+  else
+    network_probe
   fi
-  network_probe
+  if [ "${1:-}" != --full ] && netpol_enforced; then
+    log "NetworkPolicies are enforced (probe-outsider cannot reach the probe Service)"
+  else
+    policy_probe
+  fi
 fi

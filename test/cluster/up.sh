@@ -293,9 +293,18 @@ main() {
       die "the cluster's daemons run but it is not ready; see $LOGS, or restart it with make cluster-down cluster-up"
     # A cluster started before the fence existed gets it too.
     service_fence_up
+    # And one started before the NetworkPolicy enforcer, or whose enforcer died, gets it now.
+    netpol_queue_up
+    if ! daemon_running netpol; then
+      phase "coredns, versitygw, provisioner, netpol, pause image" "$here/build-tools.sh"
+      phase "network policy enforcer" start_netpol
+    fi
     # The cheap check (one exec through the probe Service); the full probe only when it fails.
     if ! network_check; then
       phase "pod network (a new pod connects through Services)" network_probe
+    fi
+    if ! netpol_enforced; then
+      phase "network policies (a pod a policy does not admit cannot connect)" policy_probe
     fi
     log "cluster already running and ready (KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig)"
     return 0
@@ -307,7 +316,7 @@ main() {
   "$here/build-image.sh" >"$IMAGE_CACHE.build.log" 2>&1 9>&- &
   local image_pid=$!
   phase "kubernetes $KUBE_VERSION binaries" "$here/build-kube.sh"
-  phase "coredns, versitygw, provisioner, pause image" "$here/build-tools.sh"
+  phase "coredns, versitygw, provisioner, netpol, pause image" "$here/build-tools.sh"
   phase "postgres image" wait_image "$image_pid"
   # PID files left behind mean the cluster ended without cluster-down: containers, mounts, the
   # bridge and iptables rules may still be there.
@@ -321,10 +330,12 @@ main() {
   phase "etcd" start_etcd
   phase "control plane" start_control_plane
   phase "node" start_node
+  phase "network policy enforcer" start_netpol
   phase "dns" start_dns
   phase "storage" start_storage
   phase "s3 server" start_s3
   phase "pod network (a new pod connects through Services)" network_probe
+  phase "network policies (a pod a policy does not admit cannot connect)" policy_probe
   log "cluster up in $((SECONDS - total))s: source $PGBR_CLUSTER_DIR/env"
 }
 main "$@"

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -464,6 +465,8 @@ func applyDryRun(ctx context.Context, cs kubernetes.Interface, obj runtime.Objec
 	case *corev1.PersistentVolumeClaim:
 		res, err = kube.Apply(ctx, cs, v, dry)
 	case *corev1.Service:
+		res, err = kube.Apply(ctx, cs, v, dry)
+	case *networkingv1.NetworkPolicy:
 		res, err = kube.Apply(ctx, cs, v, dry)
 	case *appsv1.Deployment:
 		res, err = kube.Apply(ctx, cs, v, dry)

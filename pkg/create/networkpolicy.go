@@ -1,0 +1,34 @@
+package create
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
+)
+
+// policiesDone: both NetworkPolicies exist. A cluster made before the plugin had them gets them
+// from a re-run of create.
+func (w *run) policiesDone(ctx context.Context) (bool, error) {
+	for _, np := range manifest.NetworkPolicies(w.spec) {
+		ok, err := exists(ctx, func(ctx context.Context) error {
+			_, err := w.deps.Client.NetworkingV1().NetworkPolicies(w.ns()).Get(ctx, np.Name, metav1.GetOptions{})
+			return err
+		}, "networkpolicies", w.ns())
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (w *run) applyPolicies(ctx context.Context) error {
+	for _, np := range manifest.NetworkPolicies(w.spec) {
+		if _, err := kube.Apply(ctx, w.deps.Client, np, kube.ApplyOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
