@@ -24,6 +24,8 @@ func (n Names) Refs(ns string) []kube.Ref {
 		{Kind: "Deployment", Namespace: ns, Name: n.RepoHost()},
 		{Kind: "Service", Namespace: ns, Name: n.Primary()},
 		{Kind: "Service", Namespace: ns, Name: n.RepoHost()},
+		{Kind: "NetworkPolicy", Namespace: ns, Name: n.Primary()},
+		{Kind: "NetworkPolicy", Namespace: ns, Name: n.RepoHost()},
 		{Kind: "Lease", Namespace: ns, Name: n.Lease()},
 		{Kind: "Secret", Namespace: ns, Name: n.TLSSecret()},
 		{Kind: "ConfigMap", Namespace: ns, Name: n.ConfigMap()},

@@ -55,7 +55,7 @@ type Config struct {
 	NodeSelector      map[string]string
 	// PostgresFrom is the spec's PostgresFrom: who may reach 5432 (nil: everyone).
 	PostgresFrom []string
-	S3Secret          string
+	S3Secret     string
 	// Timeout bounds the whole run (waits and pgBackRest commands); 0 means no bound but ctx.
 	Timeout time.Duration
 	// Version is the plugin version, recorded as the spec's CreatedBy.

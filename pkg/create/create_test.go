@@ -442,7 +442,7 @@ func TestObjectsForDryRun(t *testing.T) {
 	for _, o := range objs {
 		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
 	}
-	want := []string{"ConfigMap", "Secret", "PersistentVolumeClaim", "PersistentVolumeClaim", "Service", "Service", "Deployment", "Deployment"}
+	want := []string{"ConfigMap", "Secret", "PersistentVolumeClaim", "PersistentVolumeClaim", "Service", "Service", "NetworkPolicy", "NetworkPolicy", "Deployment", "Deployment"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("kinds = %q, want %q", kinds, want)
 	}

@@ -3,8 +3,6 @@ package create
 import (
 	"context"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 )
@@ -13,10 +11,7 @@ import (
 // from a re-run of create.
 func (w *run) policiesDone(ctx context.Context) (bool, error) {
 	for _, np := range manifest.NetworkPolicies(w.spec) {
-		ok, err := exists(ctx, func(ctx context.Context) error {
-			_, err := w.deps.Client.NetworkingV1().NetworkPolicies(w.ns()).Get(ctx, np.Name, metav1.GetOptions{})
-			return err
-		}, "networkpolicies", w.ns())
+		ok, err := w.present(ctx, kube.Ref{Kind: "NetworkPolicy", Namespace: w.ns(), Name: np.Name})
 		if err != nil || !ok {
 			return false, err
 		}

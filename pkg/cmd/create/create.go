@@ -57,11 +57,13 @@ type Options struct {
 	// ArchiveBacklogMax bounds the WAL kept for a repository that is down; "" derives it.
 	ArchiveBacklogMax string
 	NodeLabels        []string
-	S3Secret          string
-	DryRun            string
-	Output            string
-	ShowSecrets       bool
-	Timeout           time.Duration
+	// PostgresFrom narrows who may connect to 5432 (the primary's NetworkPolicy); empty: everyone.
+	PostgresFrom []string
+	S3Secret     string
+	DryRun       string
+	Output       string
+	ShowSecrets  bool
+	Timeout      time.Duration
 	// Encrypt is --cipher=aes-256-cbc; Cipher "" means none.
 	Encrypt bool
 	Cipher  string
@@ -123,6 +125,12 @@ planted, another cluster's object) stops create with exit status 2, naming it.
 in Secret CLUSTER-pgbackrest-cipher: without it no backup can ever be read, so export it and keep it
 outside the cluster (create prints the command). delete keeps that Secret.
 
+Two NetworkPolicies guard the pgBackRest TLS servers (port 8432): the repository host admits only
+this cluster's primary and the plugin's Jobs, the primary only the repository host. PostgreSQL
+(5432) stays open to every pod and address unless --postgres-from names who may connect: a CIDR
+(10.0.0.0/8) or a label selector of pods in the cluster's namespace (app=web), repeatable. They
+take effect only where the cluster's network plugin enforces NetworkPolicies (docs/network.md).
+
 The storage type and the cipher are fixed at create. Every step is idempotent: re-run the same command after a
 failure, a timeout or Ctrl-C to resume; on a finished cluster it changes nothing. While it waits
 for a pod, a line says why each time that changes; when waiting cannot help (an image that cannot
@@ -165,6 +173,8 @@ and a warning says so.`,
 	f.StringVar(&o.ArchiveBacklogMax, "archive-backlog-max", o.ArchiveBacklogMax,
 		"Most WAL kept in pg_wal while a repository cannot be reached, then given up for it (default: a quarter of --pgdata-size)")
 	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary and its restore Jobs on nodes with this label, key=value (repeatable; not the repository host)")
+	f.StringArrayVar(&o.PostgresFrom, "postgres-from", o.PostgresFrom,
+		"Admit connections to PostgreSQL (5432) only from this CIDR or label selector of pods in the namespace (repeatable; default: from anywhere)")
 	f.StringVar(&o.S3Secret, "s3-secret", o.S3Secret, "Secret with the S3 settings and credentials (storage s3)")
 	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, client (print the objects, send nothing) or server (validate on the server, persist nothing)")
 	f.Lookup("dry-run").NoOptDefVal = DryRunClient
@@ -213,6 +223,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	o.nodeSelector = sel
+	if _, err := cluster.ParsePostgresFromList(o.PostgresFrom); err != nil {
+		errs = append(errs, err)
+	}
 	if slices.Contains(storages, pgbackrest.S3) {
 		if err := cmdutil.ValidateName("--s3-secret", o.S3Secret); err != nil {
 			errs = append(errs, err)
@@ -284,6 +297,7 @@ func (o *Options) config() create.Config {
 		RepoSize:          o.RepoSize,
 		ArchiveBacklogMax: o.ArchiveBacklogMax,
 		NodeSelector:      o.nodeSelector,
+		PostgresFrom:      o.PostgresFrom,
 		S3Secret:          o.S3Secret,
 		Timeout:           o.Timeout,
 		Version:           version.Version,
@@ -377,6 +391,9 @@ func (o *Options) warnIgnored(spec *cluster.Spec) {
 	}
 	if o.Changed("node-label") && !maps.Equal(o.nodeSelector, spec.NodeSelector) {
 		diffs = append(diffs, diff{"node-label", fmt.Sprint(o.nodeSelector), fmt.Sprint(spec.NodeSelector)})
+	}
+	if o.Changed("postgres-from") && !slices.Equal(o.PostgresFrom, spec.PostgresFrom) {
+		diffs = append(diffs, diff{"postgres-from", strings.Join(o.PostgresFrom, " "), strings.Join(spec.PostgresFrom, " ")})
 	}
 	for _, d := range diffs {
 		output.Warn(o.ErrOut, o.Color, "cluster %s exists: --%s %s ignored, it keeps %q", o.Name, d.flag, d.given, d.stored)

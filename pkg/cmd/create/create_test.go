@@ -128,7 +128,8 @@ func TestClientDryRunYAMLTouchesNothing(t *testing.T) {
 		kinds = append(kinds, obj.Kind+"/"+obj.Metadata.Name)
 	}
 	want := "ConfigMap/pg1-pgbackrest Secret/pg1-pgbackrest-tls PersistentVolumeClaim/pg1 PersistentVolumeClaim/pg1-pgbr-repo " +
-		"Service/pg1 Service/pg1-backrest-shared-repo Deployment/pg1-backrest-shared-repo Deployment/pg1"
+		"Service/pg1 Service/pg1-backrest-shared-repo NetworkPolicy/pg1-backrest-shared-repo NetworkPolicy/pg1 " +
+		"Deployment/pg1-backrest-shared-repo Deployment/pg1"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Errorf("objects:\n got %s\nwant %s", got, want)
 	}
@@ -149,8 +150,8 @@ func TestClientDryRunS3Placeholders(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &list); err != nil {
 		t.Fatal(err)
 	}
-	if list.Kind != "List" || len(list.Items) != 7 {
-		t.Errorf("kind %s with %d items, want a List of 7", list.Kind, len(list.Items))
+	if list.Kind != "List" || len(list.Items) != 9 {
+		t.Errorf("kind %s with %d items, want a List of 9", list.Kind, len(list.Items))
 	}
 	if !strings.Contains(stdout.String(), "repo2-s3-bucket=placeholder-bucket") || !strings.Contains(stderr.String(), "placeholders") {
 		t.Errorf("placeholders not used or not announced:\nstderr: %s", stderr)

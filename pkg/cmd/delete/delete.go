@@ -84,7 +84,8 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 		Use:   "delete CLUSTER [--delete-data [--yes]]",
 		Short: "Delete a cluster's pods, Services, configuration and TLS Secret; keep its volumes unless --delete-data",
 		Long: `Delete a cluster: its Deployments (the primary first, so PostgreSQL stops before the
-repository host it archives to), Services, restore Jobs, Lease, TLS Secret and ConfigMap.
+repository host it archives to), Services, NetworkPolicies, restore Jobs, Lease, TLS Secret and
+ConfigMap.
 Its PersistentVolumeClaims (the data and the local repository) are kept and listed, unless
 --delete-data, which asks you to type the cluster name (or takes --yes). The namespace's S3 Secret
 is shared and never deleted; backups in S3 stay in the bucket. So does an encrypted cluster's
@@ -315,7 +316,7 @@ func (o *Options) delete(ctx context.Context, x object) error {
 }
 
 // find returns the cluster's objects that exist, in delete order: the primary first, then the
-// repository host, restore Jobs, Services, the Lease, the TLS Secret and last the ConfigMap (the
+// repository host, restore Jobs, Services, NetworkPolicies, the Lease, the TLS Secret and last the ConfigMap (the
 // cluster's identity, so a delete that stopped can be found and finished). Objects of those names
 // that are not the cluster's are returned apart (*kube.ForeignError), never to be deleted.
 func (o *Options) find(ctx context.Context) ([]object, []error, error) {

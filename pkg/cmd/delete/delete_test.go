@@ -78,7 +78,8 @@ func TestDeleteKeepsVolumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "deployments/pg1 deployments/pg1-backrest-shared-repo jobs/pg1-restore-20260102030405 services/pg1 " +
-		"services/pg1-backrest-shared-repo leases/pg1-pgbackrest secrets/pg1-pgbackrest-tls configmaps/pg1-pgbackrest"
+		"services/pg1-backrest-shared-repo networkpolicies/pg1 networkpolicies/pg1-backrest-shared-repo " +
+		"leases/pg1-pgbackrest secrets/pg1-pgbackrest-tls configmaps/pg1-pgbackrest"
 	if got := strings.Join(deletes(cs), " "); got != want {
 		t.Errorf("deleted, in order:\n got %s\nwant %s", got, want)
 	}
