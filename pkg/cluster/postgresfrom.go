@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 )
 
 // LabelRepoClient marks the pods of the plugin's Jobs that talk to the repository host's TLS server
@@ -58,9 +59,30 @@ func ParsePostgresFrom(s string) (PostgresPeer, error) {
 	if sel.Empty() {
 		return PostgresPeer{}, fmt.Errorf("invalid --postgres-from %q: selects every pod; %s", s, hint)
 	}
-	ls, err := metav1.ParseToLabelSelector(v)
-	if err != nil {
-		return PostgresPeer{}, fmt.Errorf("invalid --postgres-from %q: %v; %s", s, err, hint)
+	reqs, _ := sel.Requirements()
+	ls := &metav1.LabelSelector{}
+	for _, r := range reqs {
+		values := r.Values().List()
+		var op metav1.LabelSelectorOperator
+		switch r.Operator() {
+		case selection.Equals, selection.DoubleEquals:
+			if ls.MatchLabels == nil {
+				ls.MatchLabels = map[string]string{}
+			}
+			ls.MatchLabels[r.Key()] = values[0]
+			continue
+		case selection.In:
+			op = metav1.LabelSelectorOpIn
+		case selection.NotEquals, selection.NotIn:
+			op = metav1.LabelSelectorOpNotIn
+		case selection.Exists:
+			op = metav1.LabelSelectorOpExists
+		case selection.DoesNotExist:
+			op = metav1.LabelSelectorOpDoesNotExist
+		default:
+			return PostgresPeer{}, fmt.Errorf("invalid --postgres-from %q: a NetworkPolicy cannot select with %q; use =, !=, in, notin, KEY or !KEY", s, r.Operator())
+		}
+		ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{Key: r.Key(), Operator: op, Values: values})
 	}
 	return PostgresPeer{Selector: ls}, nil
 }

@@ -68,9 +68,12 @@ func run(kubeconfig, node string, queue int) error {
 			FailOpen: true,
 			QueueID:  queue,
 			NodeName: node,
-			// The kernel here is 6.12 or later (netfilter bug 1766 is fixed); containerd runs without NRI.
+			// The kernel here is 6.12 or later: netfilter bug 1766 is fixed.
 			NetfilterBug1766Fix: false,
-			NRIdisabled:         true,
+			// NRI stays on although containerd serves no NRI socket here (its Run just fails and
+			// logs): with it off, v0.8.0 dereferences a nil plugin for every address that is no
+			// known pod's (the node's, a pod too new for the API), and the daemon dies.
+			NRIdisabled: false,
 		})
 	if err != nil {
 		return fmt.Errorf("starting the network policy controller: %w", err)
