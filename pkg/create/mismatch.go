@@ -43,7 +43,7 @@ func (e *RepositoryMismatchError) Error() string {
 		storage = " --storage=" + string(st)
 	}
 	// --force: the new database's WAL can never be archived into a repository of another system-id,
-	// so without it the restore waits for archiving until it gives up; that WAL holds nothing yet.
+	// so without it the restore refuses (restore's otherDatabase); that WAL holds nothing yet.
 	fmt.Fprintf(&b, "  - restore from those backups: `kubectl pgbackrest restore %s%s --force -n %s` (the database then has the "+
 		"repository's system-id; --force gives up the new, empty database's WAL, which that repository refuses), "+
 		"then re-run this create to finish", e.Cluster, storage, e.Namespace)

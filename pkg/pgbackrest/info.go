@@ -36,6 +36,18 @@ type StanzaStatus struct {
 	} `json:"lock"`
 }
 
+// SystemID is the system-id of the database whose backups and WAL repository repo holds now (its
+// newest history entry); 0 when the stanza has none there.
+func (s Stanza) SystemID(repo int) uint64 {
+	var cur DBInfo
+	for _, db := range s.DB {
+		if db.RepoKey == repo && db.ID >= cur.ID {
+			cur = db
+		}
+	}
+	return cur.SystemID
+}
+
 // DBInfo is one PostgreSQL cluster history entry of one repository.
 type DBInfo struct {
 	ID      int `json:"id"`

@@ -228,6 +228,8 @@ type Restore struct {
 	lease     *kube.Lease
 	leaseSeen kube.LeaseSeen
 	paused    *RecoveryState
+	// systemID is the system-id of the database the repository's backups are of (0: not read).
+	systemID uint64
 }
 
 // Finished describes a restore that has finished.
@@ -467,6 +469,7 @@ func (r *Restore) checkInfo(ctx context.Context) error {
 			r.Storage, repo, r.Spec.Name, r.Spec.Name, r.Storage))
 	}
 	r.Window = rs.RecoveryWindow
+	r.systemID = stanza.SystemID(repo)
 	r.Timeline = timelineNote(r.cfg.Target, rs)
 	if err := r.planTimelines(ctx, stanza, rs); err != nil {
 		return err

@@ -46,6 +46,8 @@ type fakeExec struct {
 	gapStatus []string
 	// backupLabel is the label a backup command reports.
 	backupLabel string
+	// systemID answers pg_control_system() ("" says nothing, as an older fake did).
+	systemID string
 }
 
 var _ kube.Executor = (*fakeExec)(nil)
@@ -74,6 +76,8 @@ func (f *fakeExec) Exec(_ context.Context, _, pod, container string, cmd []strin
 		out = "f||"
 	case strings.Contains(line, "pg_is_in_recovery()"):
 		out = "f"
+	case strings.Contains(line, "pg_control_system()"):
+		out = f.systemID
 	case strings.HasSuffix(line, "archive-backfill.sh --status") && len(f.gapStatus) > 0:
 		out = f.gapStatus[0]
 		if len(f.gapStatus) > 1 {
@@ -618,6 +622,45 @@ func TestArchiveStuck(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.checkRestored(r2.PVC)
+}
+
+// A primary of another database than the repository's backups (created again over old backups)
+// can never archive there: the restore says so at once, without waiting, and goes on only with
+// --force. The same database waits and archives as always.
+func TestArchiveOtherDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		systemID string
+		force    bool
+		refused  bool
+	}{
+		{"7711891272163418070", false, false},
+		{"7000000000000000001", false, true},
+		{"7000000000000000001", true, false},
+	} {
+		w := newWorld(t)
+		w.exec.systemID = tc.systemID
+		r, err := w.prepare(Config{Storages: []pgbackrest.Storage{pgbackrest.Local}, Force: tc.force, Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		r.d.Warn = func(format string, args ...any) { fmt.Fprintf(&stderr, format+"\n", args...) }
+		_, err = r.Run(context.Background(), &recorder{})
+		const why = "the running primary is another database (system-id 7000000000000000001) than the one whose backups local holds (system-id 7711891272163418070)"
+		switch {
+		case tc.refused && (err == nil || !strings.Contains(err.Error(), why) || !strings.Contains(err.Error(), "--force")):
+			t.Errorf("%+v: err = %v, want the other database named and --force", tc, err)
+		case !tc.refused && err != nil:
+			t.Errorf("%+v: %v", tc, err)
+		}
+		waited := slices.ContainsFunc(w.exec.Calls, func(c string) bool { return strings.Contains(c, "pg_stat_archiver") })
+		if waited != (tc.systemID == "7711891272163418070") {
+			t.Errorf("%+v: waited for archiving = %v", tc, waited)
+		}
+		if tc.force && !strings.Contains(stderr.String(), why) {
+			t.Errorf("--force gave no warning: %q", stderr.String())
+		}
+	}
 }
 
 // A primary that exists but is not Ready may still hold WAL: the restore stops before anything

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -370,6 +371,13 @@ func (r *Restore) archiveWAL(ctx context.Context) error {
 		r.d.Warn("the old primary is in recovery (not promoted): it has no WAL of its own to archive")
 		return nil
 	}
+	if running, err := r.otherDatabase(ctx, pod.Namespace, pod.Name); err != nil {
+		return r.archiveProblem(err)
+	} else if running != 0 {
+		return r.archiveProblem(fmt.Errorf("the running primary is another database (system-id %d) than the one whose backups %s holds "+
+			"(system-id %d): its WAL can never be archived there and is of no use to this restore, which replaces it with those "+
+			"backups (its data stays on the retired PVC)", running, r.Storage, r.systemID))
+	}
 	// A commit first, so there is a WAL record after any target up to now: on a quiet database a
 	// time target with no commit after it cannot be reached, and recovery fails at the end.
 	if _, err := psql(ctx, r.d, pod.Namespace, pod.Name, "select txid_current()"); err != nil {
@@ -405,6 +413,26 @@ func (r *Restore) archiveWAL(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// otherDatabase: a primary that is another database than the one the repository's backups are
+// of (a cluster created again after its volumes were deleted, over the old backups) has no WAL
+// this restore could use, and archive-push refuses it there for ever (pgBackRest error 044): say
+// so at once rather than wait for it. It returns the running primary's system-id when it differs,
+// 0 when it is the same database or either is unknown.
+func (r *Restore) otherDatabase(ctx context.Context, ns, pod string) (uint64, error) {
+	if r.systemID == 0 {
+		return 0, nil
+	}
+	out, err := psql(ctx, r.d, ns, pod, "select system_identifier from pg_control_system()")
+	if err != nil {
+		return 0, err
+	}
+	running, err := strconv.ParseUint(strings.TrimSpace(out), 10, 64)
+	if err != nil || running == r.systemID {
+		return 0, nil
+	}
+	return running, nil
 }
 
 // archiveReachedStorage: archive_command has pushed seg to the cluster's first repository; a
