@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/certs"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
@@ -361,6 +362,7 @@ func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment 
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.RepoPVC()}}})
 	}
 	volumes = append(volumes, commonVolumes(spec, cluster.RepoConfKey, repoFiles(spec)...)...)
+	withS3Access(spec, &server, &volumes)
 	pod := podSpec(volumes, server)
 	return deployment(spec, n.RepoHost(), cluster.RoleRepo, pod,
 		map[string]string{cluster.AnnotationConfigHash: ConfigHash(repoConf)})
@@ -397,6 +399,7 @@ func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...J
 	volumes := append([]corev1.Volume{
 		{Name: volData, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvcName}}},
 	}, commonVolumes(spec, cluster.DBConfKey)...)
+	clientTLSOnly(volumes)
 	pod := podSpec(volumes, c)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	placeOnDataNodes(spec, &pod)
@@ -458,30 +461,57 @@ func pgbackrestServer(spec *cluster.Spec) corev1.Container {
 	return c
 }
 
-// container is a container of the cluster's image with the restricted security context, the mounts
-// every pgBackRest process needs (config, TLS, S3 CA, writable emptyDirs), the S3 credentials and
-// the repositories' passphrase.
+// container is a container of the cluster's image with the restricted security context, the
+// mounts every pgBackRest process needs (config, TLS, writable emptyDirs) and the repositories'
+// passphrase.
 func container(spec *cluster.Spec, name string, command []string) corev1.Container {
-	mounts := []corev1.VolumeMount{
-		{Name: volConfig, MountPath: cluster.ConfigDir, ReadOnly: true},
-		{Name: volTLS, MountPath: cluster.TLSDir, ReadOnly: true},
-	}
-	if hasS3CA(spec) {
-		mounts = append(mounts, corev1.VolumeMount{Name: volS3CA, MountPath: cluster.S3CADir, ReadOnly: true})
-	}
-	mounts = append(mounts,
-		corev1.VolumeMount{Name: volTmp, MountPath: "/tmp"},
-		corev1.VolumeMount{Name: volLog, MountPath: pgbackrest.LogPath},
-		corev1.VolumeMount{Name: volSpool, MountPath: pgbackrest.SpoolPath},
-	)
 	return corev1.Container{
 		Name:            name,
 		Image:           spec.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         command,
-		Env:             append(s3Env(spec), cipherEnv(spec)...),
-		VolumeMounts:    mounts,
+		Env:             cipherEnv(spec),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volConfig, MountPath: cluster.ConfigDir, ReadOnly: true},
+			{Name: volTLS, MountPath: cluster.TLSDir, ReadOnly: true},
+			{Name: volTmp, MountPath: "/tmp"},
+			{Name: volLog, MountPath: pgbackrest.LogPath},
+			{Name: volSpool, MountPath: pgbackrest.SpoolPath},
+		},
 		SecurityContext: containerSecurityContext(),
+	}
+}
+
+// withS3Access gives the repository host's container what reaching S3 takes: the credentials and
+// the CA bundle. It is the only container that gets them: the primary and restore Jobs reach S3
+// through it (pgbackrest.RenderDBConfig), so no role of PostgreSQL can read the key pair from the
+// server's environment (/proc/self/environ, pg_read_server_files) or a mounted file.
+func withS3Access(spec *cluster.Spec, c *corev1.Container, volumes *[]corev1.Volume) {
+	c.Env = append(c.Env, s3Env(spec)...)
+	if !hasS3CA(spec) {
+		return
+	}
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volS3CA, MountPath: cluster.S3CADir, ReadOnly: true})
+	*volumes = append(*volumes, corev1.Volume{Name: volS3CA, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName:  spec.S3Secret,
+		Items:       []corev1.KeyToPath{{Key: cluster.S3SecretKeyCA, Path: cluster.S3SecretKeyCA}},
+		DefaultMode: ptr(int32(0o444)), // a CA certificate is public
+	}}})
+}
+
+// clientTLSOnly limits the TLS volume among volumes to what a client of the repository host needs:
+// a restore Job runs no TLS server, so the server key (which would let it pose as the repository
+// host or the primary) stays out of it.
+func clientTLSOnly(volumes []corev1.Volume) {
+	for i := range volumes {
+		if volumes[i].Name != volTLS {
+			continue
+		}
+		volumes[i].Secret.Items = []corev1.KeyToPath{
+			{Key: certs.KeyCACert, Path: certs.KeyCACert},
+			{Key: certs.KeyClientCert, Path: certs.KeyClientCert},
+			{Key: certs.KeyClientKey, Path: certs.KeyClientKey},
+		}
 	}
 }
 
@@ -505,7 +535,7 @@ func s3Env(spec *cluster.Spec) []corev1.EnvVar {
 func hasS3CA(spec *cluster.Spec) bool { return spec.Has(pgbackrest.S3) && spec.S3.HasCA }
 
 // commonVolumes are the config (item confKey as pgbackrest.conf, and the files named by more),
-// TLS, S3 CA and emptyDir volumes.
+// TLS and emptyDir volumes.
 func commonVolumes(spec *cluster.Spec, confKey string, more ...string) []corev1.Volume {
 	n := spec.Names()
 	items := []corev1.KeyToPath{{Key: confKey, Path: cluster.ConfigFile}}
@@ -523,13 +553,6 @@ func commonVolumes(spec *cluster.Spec, confKey string, more ...string) []corev1.
 			SecretName:  n.TLSSecret(),
 			DefaultMode: ptr(int32(0o400)),
 		}}},
-	}
-	if hasS3CA(spec) {
-		vols = append(vols, corev1.Volume{Name: volS3CA, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName:  spec.S3Secret,
-			Items:       []corev1.KeyToPath{{Key: cluster.S3SecretKeyCA, Path: cluster.S3SecretKeyCA}},
-			DefaultMode: ptr(int32(0o444)), // a CA certificate is public
-		}}})
 	}
 	return append(vols, emptyDir(volTmp), emptyDir(volLog), emptyDir(volSpool))
 }

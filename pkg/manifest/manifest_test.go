@@ -245,8 +245,10 @@ func TestNoSecretLiterals(t *testing.T) {
 						}
 					}
 				}
+				// Only the repository host has the S3 key pair: the primary and restore Jobs reach S3
+				// through it.
 				want := []string(nil)
-				if s.Has(pgbackrest.S3) {
+				if s.Has(pgbackrest.S3) && name == "Deployment/"+s.Names().RepoHost() {
 					want = []string{"PGBACKREST_REPO2_S3_KEY", "PGBACKREST_REPO2_S3_KEY_SECRET"}
 				}
 				if !slices.Equal(s3Vars, want) {
@@ -360,10 +362,13 @@ func TestPrimaryDeployment(t *testing.T) {
 	for _, c := range []corev1.Container{pg, sidecar} {
 		m := mounts(c)
 		for path, vol := range map[string]string{"/pgdata": "pgdata", "/var/run/postgresql": "socket",
-			"/etc/pgbackrest/s3": "s3-ca", "/etc/pgbackrest/tls": "tls", "/etc/pgbackrest": "config"} {
+			"/etc/pgbackrest/tls": "tls", "/etc/pgbackrest": "config"} {
 			if m[path] != vol {
 				t.Errorf("container %s: %s mounts %q, want %q", c.Name, path, m[path], vol)
 			}
+		}
+		if vol, ok := m["/etc/pgbackrest/s3"]; ok {
+			t.Errorf("container %s mounts %s at /etc/pgbackrest/s3: the primary reaches S3 through the repository host", c.Name, vol)
 		}
 	}
 	vols := map[string]corev1.Volume{}
@@ -376,14 +381,69 @@ func TestPrimaryDeployment(t *testing.T) {
 	if sec := vols["tls"].Secret; sec == nil || sec.SecretName != "pg1-pgbackrest-tls" || *sec.DefaultMode != 0o400 {
 		t.Errorf("tls volume %+v", vols["tls"])
 	}
-	if sec := vols["s3-ca"].Secret; sec == nil || sec.SecretName != "pgbackrest-s3" || sec.Items[0].Key != "aws-s3-ca.crt" || *sec.DefaultMode != 0o444 {
-		t.Errorf("s3-ca volume %+v", vols["s3-ca"])
+	if sec := vols["tls"].Secret; sec != nil && sec.Items != nil {
+		t.Errorf("tls volume items %v: the primary's sidecar serves TLS and needs the whole Secret", sec.Items)
 	}
+	for _, v := range p.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == s.S3Secret {
+			t.Errorf("volume %s mounts the S3 Secret in the primary", v.Name)
+		}
+	}
+}
 
-	s.S3.HasCA = false
-	for _, v := range PrimaryDeployment(s).Spec.Template.Spec.Volumes {
-		if v.Name == "s3-ca" {
-			t.Error("s3-ca volume without a CA")
+// The repository host is the one pod that reaches S3 itself: it alone has the S3 Secret's CA
+// bundle (and its credentials, TestNoSecretLiterals).
+func TestRepoHostS3Access(t *testing.T) {
+	for _, storage := range []string{"s3", "local,s3"} {
+		s := testSpec(t, storage)
+		_, repo := configs(t, s)
+		p := RepoHostDeployment(s, repo).Spec.Template.Spec
+		var mounted string
+		for _, vm := range p.Containers[0].VolumeMounts {
+			if vm.MountPath == "/etc/pgbackrest/s3" {
+				mounted = vm.Name
+			}
+		}
+		var ca *corev1.SecretVolumeSource
+		for _, v := range p.Volumes {
+			if v.Name == "s3-ca" {
+				ca = v.Secret
+			}
+		}
+		if mounted != "s3-ca" || ca == nil || ca.SecretName != "pgbackrest-s3" || len(ca.Items) != 1 || ca.Items[0].Key != "aws-s3-ca.crt" || *ca.DefaultMode != 0o444 {
+			t.Errorf("%s: s3-ca mounted as %q, volume %+v", storage, mounted, ca)
+		}
+
+		s.S3.HasCA = false
+		for _, v := range RepoHostDeployment(s, repo).Spec.Template.Spec.Volumes {
+			if v.Name == "s3-ca" {
+				t.Errorf("%s: s3-ca volume without a CA", storage)
+			}
+		}
+	}
+}
+
+// A restore Job is a client of the repository host only: it mounts the CA and the client
+// certificate and key, never the server key.
+func TestRestoreJobMountsClientCertificateOnly(t *testing.T) {
+	for _, storage := range []string{"local", "s3", "local,s3"} {
+		s := testSpec(t, storage)
+		j := RestoreJob(s, "20250102030405", "pg1-20250102030405", []string{"pgbackrest", "restore"})
+		var items []string
+		for _, v := range j.Spec.Template.Spec.Volumes {
+			if v.Secret == nil {
+				continue
+			}
+			if v.Secret.SecretName != s.Names().TLSSecret() {
+				t.Errorf("%s: the Job mounts Secret %s", storage, v.Secret.SecretName)
+				continue
+			}
+			for _, it := range v.Secret.Items {
+				items = append(items, it.Key+"="+it.Path)
+			}
+		}
+		if want := []string{"ca.crt=ca.crt", "client.crt=client.crt", "client.key=client.key"}; !slices.Equal(items, want) {
+			t.Errorf("%s: TLS items %v, want %v", storage, items, want)
 		}
 	}
 }

@@ -276,11 +276,12 @@ func TestRenderArchiveConfigsNameOneRepository(t *testing.T) {
 	p.RepoHost, p.PGHost = "repo", "pg"
 	p.S3 = S3Settings{Bucket: "bkt", Endpoint: "s3:9000", Region: "r", Path: "/p"}
 	for _, tc := range []struct {
-		s         Storage
-		has, hasn string
-	}{{Local, "repo1-host=repo", "repo2-"}, {S3, "repo2-type=s3", "repo1-"}} {
+		s                         Storage
+		archive, check, elsewhere string
+	}{{Local, "repo1-host=repo", "repo1-path=", "repo2-"}, {S3, "repo2-host=repo", "repo2-type=s3", "repo1-"}} {
 		for name, conf := range map[string]string{"archive": must(t)(RenderArchiveConfig(p, tc.s)), "check": must(t)(RenderCheckConfig(p, tc.s))} {
-			if !strings.Contains(conf, tc.has) && !(name == "check" && tc.s == Local) || strings.Contains(conf, tc.hasn) {
+			has := map[string]string{"archive": tc.archive, "check": tc.check}[name]
+			if !strings.Contains(conf, has) || strings.Contains(conf, tc.elsewhere) {
 				t.Errorf("%s config of %s:\n%s", name, tc.s, conf)
 			}
 			if strings.Contains(conf, "tls-server-") {

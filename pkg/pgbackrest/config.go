@@ -83,8 +83,9 @@ func ParseStorageList(s string) ([]Storage, error) {
 }
 
 // S3Settings locate the S3 repository (repo2). Credentials are deliberately absent: they reach
-// pgBackRest only as PGBACKREST_REPO2_S3_KEY / PGBACKREST_REPO2_S3_KEY_SECRET environment variables,
-// so they are never written into a ConfigMap.
+// pgBackRest only as PGBACKREST_REPO2_S3_KEY / PGBACKREST_REPO2_S3_KEY_SECRET environment variables
+// of the repository host, so they are never written into a ConfigMap. Only the repository host's
+// files name the S3 settings: every other pod reaches S3 through it.
 type S3Settings struct {
 	Bucket   string
 	Endpoint string // host name (or IP, whose certificate then needs a DNS SAN of that IP) with optional :port
@@ -279,19 +280,12 @@ func renderDB(p ConfigParams, role string, server bool) (string, error) {
 	w.comment(header)
 	w.comment(role)
 	w.section("global")
-	if p.has(Local) {
-		// The local repository lives on the repository host; reach it over mutual TLS.
-		w.set("repo1-host", p.RepoHost)
-		w.set("repo1-host-type", "tls")
-		w.set("repo1-host-port", p.Port)
-		w.set("repo1-host-ca-file", p.tls("ca.crt"))
-		w.set("repo1-host-cert-file", p.tls("client.crt"))
-		w.set("repo1-host-key-file", p.tls("client.key"))
-		w.set("repo1-path", LocalRepoPath)
-	}
-	if p.has(S3) {
-		// archive-push and restore talk to S3 directly, not through the repository host.
-		p.writeS3(&w)
+	// Every repository is reached through the repository host, over mutual TLS: the local one lives
+	// there, and the S3 one is proxied by it (pgBackRest's remote runs there with the repository
+	// host's repo2-type=s3 and its credentials), so the S3 key pair never enters this pod, whose
+	// environment and files PostgreSQL's own roles can read (pg_read_server_files).
+	for _, s := range p.Storages {
+		p.writeRepoHost(&w, RepoKey(s))
 	}
 	p.writeCipher(&w)
 	p.writeCommon(&w)
@@ -326,7 +320,8 @@ func renderRepo(p ConfigParams, role string, server bool) (string, error) {
 	p.writeCipher(&w)
 	p.writeCommon(&w)
 	if server {
-		// The repository host serves TLS too: restore Jobs and archive-push reach repo1 through it.
+		// The repository host serves TLS too: restore Jobs and archive-push reach every repository
+		// through it.
 		p.writeTLSServer(&w)
 	}
 	w.section(p.Stanza)
@@ -342,6 +337,24 @@ func renderRepo(p ConfigParams, role string, server bool) (string, error) {
 }
 
 func (p ConfigParams) tls(file string) string { return path.Join(p.TLSDir, file) }
+
+// writeRepoHost points repository key at the repository host. repoN-path repeats the repository
+// host's value: pgBackRest passes a path set here to the remote, which uses it over its own.
+func (p ConfigParams) writeRepoHost(w *confWriter, key int) {
+	repo := fmt.Sprintf("repo%d-", key)
+	w.set(repo+"host", p.RepoHost)
+	w.set(repo+"host-type", "tls")
+	w.set(repo+"host-port", p.Port)
+	w.set(repo+"host-ca-file", p.tls("ca.crt"))
+	w.set(repo+"host-cert-file", p.tls("client.crt"))
+	w.set(repo+"host-key-file", p.tls("client.key"))
+	switch StorageForRepoKey(key) {
+	case Local:
+		w.set(repo+"path", LocalRepoPath)
+	case S3:
+		w.set(repo+"path", p.S3.Path)
+	}
+}
 
 func (p ConfigParams) writeS3(w *confWriter) {
 	w.set("repo2-type", "s3")

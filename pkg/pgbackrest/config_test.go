@@ -48,21 +48,43 @@ func TestRenderS3Options(t *testing.T) {
 	p.S3.CAFile = ""
 	p.S3.VerifyTLS = false
 	p.S3.URIStyle = ""
-	for _, conf := range []string{mustDB(t, p), mustRepo(t, p)} {
-		if strings.Contains(conf, "ca-file=/etc/pgbackrest/s3") {
-			t.Errorf("CA file written although none was set:\n%s", conf)
-		}
-		if !strings.Contains(conf, "repo2-storage-verify-tls=n\n") {
-			t.Errorf("verify-tls=n missing:\n%s", conf)
-		}
-		if strings.Contains(conf, "uri-style") {
-			t.Errorf("uri-style written although empty:\n%s", conf)
-		}
+	conf := mustRepo(t, p)
+	if strings.Contains(conf, "ca-file=/etc/pgbackrest/s3") {
+		t.Errorf("CA file written although none was set:\n%s", conf)
+	}
+	if !strings.Contains(conf, "repo2-storage-verify-tls=n\n") {
+		t.Errorf("verify-tls=n missing:\n%s", conf)
+	}
+	if strings.Contains(conf, "uri-style") {
+		t.Errorf("uri-style written although empty:\n%s", conf)
+	}
+	for _, conf := range []string{mustDB(t, p), conf} {
 		if strings.Contains(conf, "repo1-") {
 			t.Errorf("repo1 option in an s3-only config:\n%s", conf)
 		}
 		if strings.Contains(strings.ToLower(conf), "s3-key") {
 			t.Errorf("S3 credentials option in a config file:\n%s", conf)
+		}
+	}
+}
+
+// The primary and restore Jobs reach S3 through the repository host: their configuration has no
+// S3 setting at all, so pgBackRest there never looks for S3 credentials.
+func TestRenderDBReachesS3ThroughRepoHost(t *testing.T) {
+	for _, storages := range [][]Storage{{S3}, {Local, S3}} {
+		p := testParams(storages...)
+		for name, conf := range map[string]string{"db": mustDB(t, p), "archive": must(t)(RenderArchiveConfig(p, S3))} {
+			for _, want := range []string{"\nrepo2-host=" + p.RepoHost + "\n", "\nrepo2-host-type=tls\n",
+				"\nrepo2-host-cert-file=" + p.TLSDir + "/client.crt\n", "\nrepo2-path=" + p.S3.Path + "\n"} {
+				if !strings.Contains(conf, want) {
+					t.Errorf("%s %v lacks %q:\n%s", name, storages, strings.TrimSpace(want), conf)
+				}
+			}
+			for _, not := range []string{"repo2-type", "repo2-s3-", "repo2-storage-"} {
+				if strings.Contains(conf, not) {
+					t.Errorf("%s %v has %s: the primary must not reach S3 itself:\n%s", name, storages, not, conf)
+				}
+			}
 		}
 	}
 }
@@ -177,7 +199,7 @@ func TestRenderS3EndpointPort(t *testing.T) {
 			if err := p.Validate(); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			for _, conf := range []string{mustDB(t, p), mustRepo(t, p)} {
+			for _, conf := range []string{mustRepo(t, p), must(t)(RenderCheckConfig(p, S3))} {
 				if !strings.Contains(conf, "\nrepo2-s3-endpoint="+c.host+"\n") {
 					t.Errorf("want repo2-s3-endpoint=%s:\n%s", c.host, conf)
 				}

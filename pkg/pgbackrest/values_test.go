@@ -44,18 +44,26 @@ func TestConfigWriterRefusesLineBreaks(t *testing.T) {
 	p.Storages = []Storage{S3}
 	p.RepoHost, p.PGHost, p.PGPath, p.TLSDir = "repo", "pg", "/pgdata/pg15", "/tls"
 	p.S3 = S3Settings{Bucket: "bkt", Endpoint: "s3.example", Region: "us-east-1\nrepo2-storage-verify-tls=n", Path: "/p", VerifyTLS: true}
-	for name, render := range map[string]func() (string, error){
-		"db":      func() (string, error) { return RenderDBConfig(p) },
-		"repo":    func() (string, error) { return RenderRepoConfig(p) },
-		"archive": func() (string, error) { return RenderArchiveConfig(p, S3) },
-		"check":   func() (string, error) { return RenderCheckConfig(p, S3) },
+	// The region is in the repository host's files only (the primary's reach S3 through it); the
+	// repository path is in all of them.
+	badPath := p
+	badPath.S3.Region, badPath.S3.Path = "us-east-1", "/p\nrepo2-storage-verify-tls=n"
+	for _, tc := range []struct {
+		name, option string
+		render       func() (string, error)
+	}{
+		{"repo", "repo2-s3-region", func() (string, error) { return RenderRepoConfig(p) }},
+		{"check", "repo2-s3-region", func() (string, error) { return RenderCheckConfig(p, S3) }},
+		{"db", "repo2-path", func() (string, error) { return RenderDBConfig(badPath) }},
+		{"archive", "repo2-path", func() (string, error) { return RenderArchiveConfig(badPath, S3) }},
+		{"repo path", "repo2-path", func() (string, error) { return RenderRepoConfig(badPath) }},
 	} {
-		conf, err := render()
-		if err == nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "repo2-s3-region") {
-			t.Errorf("%s: err = %v, want the region refused", name, err)
+		conf, err := tc.render()
+		if err == nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.option) {
+			t.Errorf("%s: err = %v, want %s refused", tc.name, err, tc.option)
 		}
 		if conf != "" {
-			t.Errorf("%s: rendered %q despite the refusal", name, conf)
+			t.Errorf("%s: rendered %q despite the refusal", tc.name, conf)
 		}
 	}
 	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "region") {
