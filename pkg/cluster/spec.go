@@ -308,6 +308,7 @@ func (s *Spec) ConfigParams() pgbackrest.ConfigParams {
 	p.PGHost = n.Primary()
 	p.PGPath = s.PGData()
 	p.TLSDir = TLSDir
+	p.ConfigDir = ConfigDir
 	p.Port = PGBackRestPort
 	p.Cipher = s.Cipher
 	if s.Has(pgbackrest.S3) {

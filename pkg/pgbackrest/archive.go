@@ -52,9 +52,14 @@ const (
 // the primary's pod ("archive-s3.conf").
 func ArchiveConfigFile(s Storage) string { return "archive-" + string(s) + ".conf" }
 
-// CheckConfigFile is the configuration file of storage s that `check` uses in the repository
-// host's pod ("check-s3.conf"): pgBackRest's check has no --repo option.
+// CheckConfigFile is the configuration file of storage s alone in the repository host's pod
+// ("check-s3.conf"): `check` uses it (pgBackRest's check has no --repo option), and so does the
+// remote that serves the primary's pushes to S3 (writeRepoHost).
 func CheckConfigFile(s Storage) string { return "check-" + string(s) + ".conf" }
+
+// RepoLockPath is the lock-path of storage s's own configuration on the repository host, apart
+// from every other repository's (writeRepoHost says why).
+func RepoLockPath(s Storage) string { return LockPath + "/" + string(s) }
 
 // only returns p configured for storage s alone.
 func (p ConfigParams) only(s Storage) ConfigParams {
@@ -68,9 +73,14 @@ func RenderArchiveConfig(p ConfigParams, s Storage) (string, error) {
 	return renderDB(p.only(s), "Role: PostgreSQL primary, archive-push to "+string(s)+" only.", false)
 }
 
-// RenderCheckConfig renders the repository host's configuration for checking storage s alone.
+// RenderCheckConfig renders the repository host's configuration of storage s alone, for check
+// and for the remote that serves the primary's pushes to it, with s's own lock-path.
 func RenderCheckConfig(p ConfigParams, s Storage) (string, error) {
-	return renderRepo(p.only(s), "Role: repository host, check of "+string(s)+" only.", false)
+	role := "Role: repository host, check of " + string(s) + " only"
+	if s == S3 {
+		role += ", and the remote serving the primary's pushes to it"
+	}
+	return renderRepo(p.only(s), role+".", false, RepoLockPath(s))
 }
 
 // ArchiveParams are the values the archive scripts are rendered with.

@@ -22,11 +22,13 @@ const (
 
 // Paths and defaults shared by every pod that runs pgBackRest (docs/architecture.md, image.md).
 const (
-	DefaultStanza   = "db"
-	DefaultPGPath   = "/pgdata/pg15"
-	DefaultTLSDir   = "/etc/pgbackrest/tls"
-	DefaultClientCN = "pgbackrest-client"
-	DefaultPort     = 8432
+	DefaultStanza = "db"
+	DefaultPGPath = "/pgdata/pg15"
+	DefaultTLSDir = "/etc/pgbackrest/tls"
+	// DefaultConfigDir holds pgbackrest.conf and the per-repository files in every pod.
+	DefaultConfigDir = "/etc/pgbackrest"
+	DefaultClientCN  = "pgbackrest-client"
+	DefaultPort      = 8432
 
 	// LocalRepoPath is repo1-path: the local repository PVC is mounted at /pgbackrest.
 	LocalRepoPath = "/pgbackrest/repo1"
@@ -106,8 +108,11 @@ type ConfigParams struct {
 	PGHost   string     // DNS name of the primary's Service
 	PGPath   string     // PGDATA inside pods
 	TLSDir   string     // holds ca.crt, server.crt, server.key, client.crt, client.key
-	ClientCN string     // CN of the client certificate, authorised for Stanza on both servers
-	Port     int        // pgBackRest TLS server port on both Services
+	// ConfigDir holds the configuration files in every pod; the primary names the repository
+	// host's check-s3.conf in it (writeRepoHost).
+	ConfigDir string
+	ClientCN  string // CN of the client certificate, authorised for Stanza on both servers
+	Port      int    // pgBackRest TLS server port on both Services
 
 	CompressType  string
 	CompressLevel int
@@ -139,6 +144,7 @@ func DefaultConfigParams() ConfigParams {
 		Stanza:         DefaultStanza,
 		PGPath:         DefaultPGPath,
 		TLSDir:         DefaultTLSDir,
+		ConfigDir:      DefaultConfigDir,
 		ClientCN:       DefaultClientCN,
 		Port:           DefaultPort,
 		CompressType:   "zst",
@@ -288,7 +294,7 @@ func renderDB(p ConfigParams, role string, server bool) (string, error) {
 		p.writeRepoHost(&w, RepoKey(s))
 	}
 	p.writeCipher(&w)
-	p.writeCommon(&w)
+	p.writeCommon(&w, LockPath)
 	if server {
 		p.writeTLSServer(&w)
 	}
@@ -301,10 +307,10 @@ func renderDB(p ConfigParams, role string, server bool) (string, error) {
 // RenderRepoConfig renders pgbackrest.conf for the repository host, where backup, check, info and
 // expire run.
 func RenderRepoConfig(p ConfigParams) (string, error) {
-	return renderRepo(p, "Role: repository host.", true)
+	return renderRepo(p, "Role: repository host.", true, LockPath)
 }
 
-func renderRepo(p ConfigParams, role string, server bool) (string, error) {
+func renderRepo(p ConfigParams, role string, server bool, lockPath string) (string, error) {
 	var w confWriter
 	w.comment(header)
 	w.comment(role)
@@ -318,7 +324,7 @@ func renderRepo(p ConfigParams, role string, server bool) (string, error) {
 		w.set("repo2-retention-full", p.RetentionFull)
 	}
 	p.writeCipher(&w)
-	p.writeCommon(&w)
+	p.writeCommon(&w, lockPath)
 	if server {
 		// The repository host serves TLS too: restore Jobs and archive-push reach every repository
 		// through it.
@@ -353,6 +359,13 @@ func (p ConfigParams) writeRepoHost(w *confWriter, key int) {
 		w.set(repo+"path", LocalRepoPath)
 	case S3:
 		w.set(repo+"path", p.S3.Path)
+		// The remote that serves this repository on the repository host loads the file named
+		// here, whose lock-path is S3's own. pgBackRest's remote for archive-push takes the stanza's
+		// archive lock in its lock-path: in the shared one, a push to S3 hanging there (or a remote
+		// still waiting on S3 after its client gave up) would make every push to the local
+		// repository fail with "unable to acquire lock", and the first repository must get every
+		// segment whatever S3 does.
+		w.set(repo+"host-config", path.Join(p.ConfigDir, CheckConfigFile(S3)))
 	}
 }
 
@@ -394,7 +407,7 @@ func SplitEndpoint(endpoint string) (host string, port int) {
 	return h, n
 }
 
-func (p ConfigParams) writeCommon(w *confWriter) {
+func (p ConfigParams) writeCommon(w *confWriter, lockPath string) {
 	w.set("compress-type", p.CompressType)
 	w.set("compress-level", p.CompressLevel)
 	w.set("process-max", p.ProcessMax)
@@ -405,7 +418,7 @@ func (p ConfigParams) writeCommon(w *confWriter) {
 	w.set("log-level-console", "info")
 	w.set("log-level-file", "off")
 	w.set("log-path", LogPath)
-	w.set("lock-path", LockPath)
+	w.set("lock-path", lockPath)
 	w.set("spool-path", SpoolPath)
 }
 

@@ -68,6 +68,21 @@ func TestRenderS3Options(t *testing.T) {
 	}
 }
 
+// Each repository's own file on the repository host locks apart from pgbackrest.conf, which the
+// local repository's remote loads.
+func TestCheckConfigLockPaths(t *testing.T) {
+	p := testParams(Local, S3)
+	if !strings.Contains(mustRepo(t, p), "\nlock-path="+LockPath+"\n") {
+		t.Errorf("repo.conf lock-path is not %s", LockPath)
+	}
+	for _, s := range []Storage{Local, S3} {
+		conf := must(t)(RenderCheckConfig(p, s))
+		if want := "\nlock-path=" + LockPath + "/" + string(s) + "\n"; !strings.Contains(conf, want) {
+			t.Errorf("%s lacks %q:\n%s", CheckConfigFile(s), strings.TrimSpace(want), conf)
+		}
+	}
+}
+
 // The primary and restore Jobs reach S3 through the repository host: their configuration has no
 // S3 setting at all, so pgBackRest there never looks for S3 credentials.
 func TestRenderDBReachesS3ThroughRepoHost(t *testing.T) {
@@ -79,6 +94,11 @@ func TestRenderDBReachesS3ThroughRepoHost(t *testing.T) {
 				if !strings.Contains(conf, want) {
 					t.Errorf("%s %v lacks %q:\n%s", name, storages, strings.TrimSpace(want), conf)
 				}
+			}
+			// The remote serving repo2 loads S3's own file, whose lock is apart from the local
+			// repository's remote (pgbackrest.conf's).
+			if !strings.Contains(conf, "\nrepo2-host-config="+p.ConfigDir+"/"+CheckConfigFile(S3)+"\n") {
+				t.Errorf("%s %v does not point the S3 remote at %s:\n%s", name, storages, CheckConfigFile(S3), conf)
 			}
 			for _, not := range []string{"repo2-type", "repo2-s3-", "repo2-storage-"} {
 				if strings.Contains(conf, not) {
