@@ -246,6 +246,10 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 		emptyDir(volSocket),
 	}, commonVolumes(spec, cluster.DBConfKey, primaryFiles(spec)...)...)
 
+	if s3Direct(spec) {
+		withS3Access(spec, &postgres, &volumes)
+		withS3Access(spec, &sidecar, nil)
+	}
 	pod := podSpec(volumes, postgres, sidecar)
 	placeOnDataNodes(spec, &pod)
 	pod.TerminationGracePeriodSeconds = ptr(int64(PrimaryTerminationGracePeriod))
@@ -400,6 +404,9 @@ func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...J
 		{Name: volData, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvcName}}},
 	}, commonVolumes(spec, cluster.DBConfKey)...)
 	clientTLSOnly(volumes)
+	if s3Direct(spec) {
+		withS3Access(spec, &c, &volumes)
+	}
 	pod := podSpec(volumes, c)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	placeOnDataNodes(spec, &pod)
@@ -482,16 +489,20 @@ func container(spec *cluster.Spec, name string, command []string) corev1.Contain
 	}
 }
 
-// withS3Access gives the repository host's container what reaching S3 takes: the credentials and
-// the CA bundle. It is the only container that gets them: the primary and restore Jobs reach S3
-// through it (pgbackrest.RenderDBConfig), so no role of PostgreSQL can read the key pair from the
-// server's environment (/proc/self/environ, pg_read_server_files) or a mounted file.
+// withS3Access gives a container what reaching S3 takes: the credentials and the CA bundle, whose
+// volume it adds to volumes (nil: another container of the pod added it). Only the repository
+// host's container gets them, unless s3Direct: the primary and restore Jobs reach S3 through it
+// (pgbackrest.RenderDBConfig), so no role of PostgreSQL can read the key pair from the server's
+// environment (/proc/self/environ, pg_read_server_files) or a mounted file.
 func withS3Access(spec *cluster.Spec, c *corev1.Container, volumes *[]corev1.Volume) {
 	c.Env = append(c.Env, s3Env(spec)...)
 	if !hasS3CA(spec) {
 		return
 	}
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volS3CA, MountPath: cluster.S3CADir, ReadOnly: true})
+	if volumes == nil {
+		return
+	}
 	*volumes = append(*volumes, corev1.Volume{Name: volS3CA, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 		SecretName:  spec.S3Secret,
 		Items:       []corev1.KeyToPath{{Key: cluster.S3SecretKeyCA, Path: cluster.S3SecretKeyCA}},
@@ -530,6 +541,12 @@ func s3Env(spec *cluster.Spec) []corev1.EnvVar {
 		{Name: cluster.EnvS3Key, ValueFrom: ref(cluster.S3SecretKeyKey)},
 		{Name: cluster.EnvS3KeySecret, ValueFrom: ref(cluster.S3SecretKeyKeySecret)},
 	}
+}
+
+// s3Direct: the primary and restore Jobs of an encrypted cluster reach S3 themselves
+// (pgbackrest.ConfigParams.S3Direct says why).
+func s3Direct(spec *cluster.Spec) bool {
+	return spec.Has(pgbackrest.S3) && spec.ConfigParams().S3Direct()
 }
 
 func hasS3CA(spec *cluster.Spec) bool { return spec.Has(pgbackrest.S3) && spec.S3.HasCA }

@@ -610,3 +610,36 @@ func TestConfigMapAndSecret(t *testing.T) {
 		t.Error("TLSSecret shares the caller's map")
 	}
 }
+
+// An encrypted cluster's primary and restore Job still reach S3 themselves, with the key pair
+// (pgbackrest.ConfigParams.S3Direct): the one exception to "only the repository host has it".
+func TestEncryptedS3Direct(t *testing.T) {
+	s := testSpec(t, "local,s3")
+	s.Cipher = pgbackrest.CipherAES256CBC
+	for name, p := range podSpecs(allObjects(t, s)) {
+		for _, c := range p.Containers {
+			var n int
+			for _, e := range c.Env {
+				if e.Name == "PGBACKREST_REPO2_S3_KEY" || e.Name == "PGBACKREST_REPO2_S3_KEY_SECRET" {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Errorf("%s/%s: %d S3 key variables, want 2", name, c.Name, n)
+			}
+		}
+		var ca int
+		for _, v := range p.Volumes {
+			if v.Name == "s3-ca" {
+				ca++
+			}
+		}
+		if ca != 1 {
+			t.Errorf("%s: %d s3-ca volumes, want 1", name, ca)
+		}
+	}
+	db, _ := configs(t, s)
+	if !strings.Contains(db, "\nrepo2-type=s3\n") || strings.Contains(db, "repo2-host=") {
+		t.Errorf("encrypted db.conf does not reach S3 directly:\n%s", db)
+	}
+}

@@ -291,6 +291,10 @@ func renderDB(p ConfigParams, role string, server bool) (string, error) {
 	// host's repo2-type=s3 and its credentials), so the S3 key pair never enters this pod, whose
 	// environment and files PostgreSQL's own roles can read (pg_read_server_files).
 	for _, s := range p.Storages {
+		if s == S3 && p.S3Direct() {
+			p.writeS3(&w)
+			continue
+		}
 		p.writeRepoHost(&w, RepoKey(s))
 	}
 	p.writeCipher(&w)
@@ -343,6 +347,14 @@ func renderRepo(p ConfigParams, role string, server bool, lockPath string) (stri
 }
 
 func (p ConfigParams) tls(file string) string { return path.Join(p.TLSDir, file) }
+
+// S3Direct says that the primary and restore Jobs reach S3 themselves, with the key pair, instead
+// of through the repository host: only for an encrypted cluster. Its pods get
+// PGBACKREST_REPO<n>_CIPHER_PASS of every repository, and pgBackRest 2.45 then counts repo1 as a
+// configured repository in a file that names repo2 alone: through a repository host the client
+// sends the remote --repo=1 with repo2's path, and the remote, given --repo=2, refuses "key '2' is
+// not valid for 'repo' option" (measured; docs/s3.md).
+func (p ConfigParams) S3Direct() bool { return p.Cipher != "" }
 
 // writeRepoHost points repository key at the repository host. repoN-path repeats the repository
 // host's value: pgBackRest passes a path set here to the remote, which uses it over its own.
