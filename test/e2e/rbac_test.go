@@ -44,10 +44,12 @@ func TestRBAC(t *testing.T) {
 		timeout time.Duration
 		args    []string
 	}{
-		{10 * time.Minute, []string{"create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m"}},
+		// --encrypt: the passphrase Secret is created with the Role too.
+		{10 * time.Minute, []string{"create", c, "--storage=local", "--encrypt", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m"}},
 		{10 * time.Minute, []string{"backup", c, "--type=full", "--timeout", "8m"}},
 		{2 * time.Minute, []string{"info", c}},
 		{2 * time.Minute, []string{"check", c}},
+		{10 * time.Minute, []string{"rotate-certs", c, "--timeout", "8m"}},
 		{time.Minute, []string{"list"}},
 		{time.Minute, []string{"retired", c}},
 	}
