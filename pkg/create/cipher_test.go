@@ -53,8 +53,11 @@ func TestEncryptedCreate(t *testing.T) {
 		if strings.Contains(v, string(pass)) {
 			t.Errorf("ConfigMap key %s holds the passphrase", k)
 		}
-		if strings.HasSuffix(k, ".conf") && !strings.Contains(v, "-cipher-type=aes-256-cbc\n") {
-			t.Errorf("ConfigMap key %s lacks the cipher type:\n%s", k, v)
+		// The repository host's files have the cipher; the primary's and restore Jobs' reach the
+		// repositories through it and have none.
+		repoSide := k == "repo.conf" || strings.HasPrefix(k, "check-") || strings.HasPrefix(k, "remote-")
+		if strings.HasSuffix(k, ".conf") && repoSide != strings.Contains(v, "-cipher-type=aes-256-cbc\n") {
+			t.Errorf("ConfigMap key %s: cipher type present = %v, want %v:\n%s", k, !repoSide, repoSide, v)
 		}
 	}
 	for _, name := range []string{"pg1", "pg1-backrest-shared-repo"} {
@@ -72,7 +75,10 @@ func TestEncryptedCreate(t *testing.T) {
 					vars[e.Name] = true
 				}
 			}
-			if !vars["PGBACKREST_REPO1_CIPHER_PASS"] || !vars["PGBACKREST_REPO2_CIPHER_PASS"] {
+			if name == "pg1" && len(vars) > 0 {
+				t.Errorf("%s/%s: passphrase env %v, want none in the primary", name, c.Name, vars)
+			}
+			if name != "pg1" && (!vars["PGBACKREST_REPO1_CIPHER_PASS"] || !vars["PGBACKREST_REPO2_CIPHER_PASS"]) {
 				t.Errorf("%s/%s: passphrase env %v, want repo1 and repo2", name, c.Name, vars)
 			}
 		}

@@ -19,8 +19,8 @@ func CipherSecret(spec *cluster.Spec, pass []byte) *corev1.Secret {
 
 // cipherEnv passes the passphrase of every repository from the cipher Secret, as s3Env does the
 // S3 credentials: `kubectl describe` shows the reference, never the value, and no ConfigMap or
-// command line holds it. Every container gets it, since each one that runs pgBackRest may touch
-// every repository (archive-push, restore, backup, info).
+// command line holds it. Only the repository host's container gets it: every other pgBackRest
+// process reaches the repositories through it (pgbackrest.RenderDBConfig).
 func cipherEnv(spec *cluster.Spec) []corev1.EnvVar {
 	if !spec.Encrypted() {
 		return nil

@@ -246,10 +246,6 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 		emptyDir(volSocket),
 	}, commonVolumes(spec, cluster.DBConfKey, primaryFiles(spec)...)...)
 
-	if s3Direct(spec) {
-		withS3Access(spec, &postgres, &volumes)
-		withS3Access(spec, &sidecar, nil)
-	}
 	pod := podSpec(volumes, postgres, sidecar)
 	placeOnDataNodes(spec, &pod)
 	pod.TerminationGracePeriodSeconds = ptr(int64(PrimaryTerminationGracePeriod))
@@ -326,6 +322,13 @@ func ArchiveFiles(spec *cluster.Spec) (map[string]string, error) {
 		files[pgbackrest.ArchiveConfigFile(s)] = archive
 		files[pgbackrest.CheckConfigFile(s)] = check
 	}
+	if spec.Has(pgbackrest.S3) {
+		remote, err := pgbackrest.RenderRemoteConfig(p)
+		if err != nil {
+			return nil, err
+		}
+		files[pgbackrest.RemoteConfigFile] = remote
+	}
 	return files, nil
 }
 
@@ -342,6 +345,9 @@ func repoFiles(spec *cluster.Spec) []string {
 	var keys []string
 	for _, s := range spec.Storages {
 		keys = append(keys, pgbackrest.CheckConfigFile(s))
+	}
+	if spec.Has(pgbackrest.S3) {
+		keys = append(keys, pgbackrest.RemoteConfigFile)
 	}
 	return keys
 }
@@ -367,6 +373,7 @@ func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment 
 	}
 	volumes = append(volumes, commonVolumes(spec, cluster.RepoConfKey, repoFiles(spec)...)...)
 	withS3Access(spec, &server, &volumes)
+	server.Env = append(server.Env, cipherEnv(spec)...)
 	pod := podSpec(volumes, server)
 	return deployment(spec, n.RepoHost(), cluster.RoleRepo, pod,
 		map[string]string{cluster.AnnotationConfigHash: ConfigHash(repoConf)})
@@ -404,9 +411,6 @@ func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...J
 		{Name: volData, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvcName}}},
 	}, commonVolumes(spec, cluster.DBConfKey)...)
 	clientTLSOnly(volumes)
-	if s3Direct(spec) {
-		withS3Access(spec, &c, &volumes)
-	}
 	pod := podSpec(volumes, c)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	placeOnDataNodes(spec, &pod)
@@ -468,16 +472,14 @@ func pgbackrestServer(spec *cluster.Spec) corev1.Container {
 	return c
 }
 
-// container is a container of the cluster's image with the restricted security context, the
-// mounts every pgBackRest process needs (config, TLS, writable emptyDirs) and the repositories'
-// passphrase.
+// container is a container of the cluster's image with the restricted security context and the
+// mounts every pgBackRest process needs (config, TLS, writable emptyDirs).
 func container(spec *cluster.Spec, name string, command []string) corev1.Container {
 	return corev1.Container{
 		Name:            name,
 		Image:           spec.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         command,
-		Env:             cipherEnv(spec),
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: volConfig, MountPath: cluster.ConfigDir, ReadOnly: true},
 			{Name: volTLS, MountPath: cluster.TLSDir, ReadOnly: true},
@@ -491,7 +493,7 @@ func container(spec *cluster.Spec, name string, command []string) corev1.Contain
 
 // withS3Access gives a container what reaching S3 takes: the credentials and the CA bundle, whose
 // volume it adds to volumes (nil: another container of the pod added it). Only the repository
-// host's container gets them, unless s3Direct: the primary and restore Jobs reach S3 through it
+// host's container gets them: the primary and restore Jobs reach S3 through it
 // (pgbackrest.RenderDBConfig), so no role of PostgreSQL can read the key pair from the server's
 // environment (/proc/self/environ, pg_read_server_files) or a mounted file.
 func withS3Access(spec *cluster.Spec, c *corev1.Container, volumes *[]corev1.Volume) {
@@ -541,12 +543,6 @@ func s3Env(spec *cluster.Spec) []corev1.EnvVar {
 		{Name: cluster.EnvS3Key, ValueFrom: ref(cluster.S3SecretKeyKey)},
 		{Name: cluster.EnvS3KeySecret, ValueFrom: ref(cluster.S3SecretKeyKeySecret)},
 	}
-}
-
-// s3Direct: the primary and restore Jobs of an encrypted cluster reach S3 themselves
-// (pgbackrest.ConfigParams.S3Direct says why).
-func s3Direct(spec *cluster.Spec) bool {
-	return spec.Has(pgbackrest.S3) && spec.ConfigParams().S3Direct()
 }
 
 func hasS3CA(spec *cluster.Spec) bool { return spec.Has(pgbackrest.S3) && spec.S3.HasCA }

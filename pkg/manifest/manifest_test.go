@@ -611,35 +611,35 @@ func TestConfigMapAndSecret(t *testing.T) {
 	}
 }
 
-// An encrypted cluster's primary and restore Job still reach S3 themselves, with the key pair
-// (pgbackrest.ConfigParams.S3Direct): the one exception to "only the repository host has it".
-func TestEncryptedS3Direct(t *testing.T) {
+// An encrypted cluster's primary and restore Job reach S3 through the repository host like any
+// other: neither the key pair, the S3 CA nor the passphrase is in them.
+func TestEncryptedNoS3KeyOrPassphraseOutsideRepoHost(t *testing.T) {
 	s := testSpec(t, "local,s3")
 	s.Cipher = pgbackrest.CipherAES256CBC
 	for name, p := range podSpecs(allObjects(t, s)) {
+		repoHost := name == "Deployment/pg1-backrest-shared-repo"
 		for _, c := range p.Containers {
-			var n int
+			var keys, pass int
 			for _, e := range c.Env {
-				if e.Name == "PGBACKREST_REPO2_S3_KEY" || e.Name == "PGBACKREST_REPO2_S3_KEY_SECRET" {
-					n++
+				switch {
+				case e.Name == "PGBACKREST_REPO2_S3_KEY" || e.Name == "PGBACKREST_REPO2_S3_KEY_SECRET":
+					keys++
+				case strings.HasSuffix(e.Name, "_CIPHER_PASS"):
+					pass++
 				}
 			}
-			if n != 2 {
-				t.Errorf("%s/%s: %d S3 key variables, want 2", name, c.Name, n)
+			if want := map[bool]int{true: 2, false: 0}[repoHost]; keys != want || pass != want {
+				t.Errorf("%s/%s: %d S3 key and %d passphrase variables, want %d of each", name, c.Name, keys, pass, want)
 			}
 		}
-		var ca int
 		for _, v := range p.Volumes {
-			if v.Name == "s3-ca" {
-				ca++
+			if v.Name == "s3-ca" && !repoHost {
+				t.Errorf("%s mounts the S3 CA", name)
 			}
-		}
-		if ca != 1 {
-			t.Errorf("%s: %d s3-ca volumes, want 1", name, ca)
 		}
 	}
 	db, _ := configs(t, s)
-	if !strings.Contains(db, "\nrepo2-type=s3\n") || strings.Contains(db, "repo2-host=") {
-		t.Errorf("encrypted db.conf does not reach S3 directly:\n%s", db)
+	if strings.Contains(db, "repo2-type=s3") || !strings.Contains(db, "\nrepo2-host=") || strings.Contains(db, "cipher") {
+		t.Errorf("encrypted db.conf does not reach S3 through the repository host:\n%s", db)
 	}
 }

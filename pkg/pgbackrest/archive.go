@@ -53,9 +53,16 @@ const (
 func ArchiveConfigFile(s Storage) string { return "archive-" + string(s) + ".conf" }
 
 // CheckConfigFile is the configuration file of storage s alone in the repository host's pod
-// ("check-s3.conf"): `check` uses it (pgBackRest's check has no --repo option), and so does the
-// remote that serves the primary's pushes to S3 (writeRepoHost).
+// ("check-s3.conf"): `check` uses it (pgBackRest's check has no --repo option).
 func CheckConfigFile(s Storage) string { return "check-" + string(s) + ".conf" }
+
+// RemoteConfigFile is the repository host's configuration for the remote that serves the
+// primary's and restore Jobs' requests to S3 (writeRepoHost): every repository, as in its
+// pgbackrest.conf, with S3's own lock-path. Every repository, because the repository host's
+// environment has the passphrase of each (PGBACKREST_REPO<n>_CIPHER_PASS), and pgBackRest 2.45
+// refuses a remote for --repo=2 in a file where repo1 is known only from the environment ("key
+// '2' is not valid for 'repo' option"; measured).
+const RemoteConfigFile = "remote-s3.conf"
 
 // RepoLockPath is the lock-path of storage s's own configuration on the repository host, apart
 // from every other repository's (writeRepoHost says why).
@@ -73,14 +80,15 @@ func RenderArchiveConfig(p ConfigParams, s Storage) (string, error) {
 	return renderDB(p.only(s), "Role: PostgreSQL primary, archive-push to "+string(s)+" only.", false)
 }
 
-// RenderCheckConfig renders the repository host's configuration of storage s alone, for check
-// and for the remote that serves the primary's pushes to it, with s's own lock-path.
+// RenderCheckConfig renders the repository host's configuration of storage s alone, for check,
+// with s's own lock-path.
 func RenderCheckConfig(p ConfigParams, s Storage) (string, error) {
-	role := "Role: repository host, check of " + string(s) + " only"
-	if s == S3 {
-		role += ", and the remote serving the primary's pushes to it"
-	}
-	return renderRepo(p.only(s), role+".", false, RepoLockPath(s))
+	return renderRepo(p.only(s), "Role: repository host, check of "+string(s)+" only.", false, RepoLockPath(s))
+}
+
+// RenderRemoteConfig renders RemoteConfigFile.
+func RenderRemoteConfig(p ConfigParams) (string, error) {
+	return renderRepo(p, "Role: repository host, the remote serving the primary's and restore Jobs' requests to s3.", false, RepoLockPath(S3))
 }
 
 // ArchiveParams are the values the archive scripts are rendered with.

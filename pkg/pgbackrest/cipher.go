@@ -25,10 +25,9 @@ func ParseCipher(s string) (string, error) {
 // pgBackRest (PGBACKREST_REPO2_CIPHER_PASS): never a file in a ConfigMap, never argv.
 func CipherPassEnv(s Storage) string { return fmt.Sprintf("PGBACKREST_REPO%d_CIPHER_PASS", RepoKey(s)) }
 
-// writeCipher sets the cipher of every repository. pgBackRest encrypts on the client side, so
-// every process that reads or writes a repository needs it: archive-push and archive-get in the
-// primary, restore Jobs, and the repository host (which also hands it to a client that has none).
-// The passphrase comes from CipherPassEnv.
+// writeCipher sets the cipher of every repository, in the repository host's configurations only:
+// the primary and restore Jobs reach every repository through its remote, which encrypts and
+// decrypts (renderDB). The passphrase comes from CipherPassEnv, in the repository host alone.
 func (p ConfigParams) writeCipher(w *confWriter) {
 	if p.Cipher == "" {
 		return

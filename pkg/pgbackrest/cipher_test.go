@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// Every configuration that touches a repository names its cipher (archive-push and restore
-// encrypt and decrypt themselves), and none holds a passphrase: that comes from the environment.
+// Every configuration of the repository host names the cipher of its repositories; the primary's
+// and restore Jobs' name none (the repository host's remote encrypts and decrypts for them); none
+// holds a passphrase: that comes from the repository host's environment.
 func TestRenderCipher(t *testing.T) {
 	for _, storages := range [][]Storage{{Local}, {S3}, {Local, S3}} {
 		p := testParams(storages...)
@@ -15,7 +16,7 @@ func TestRenderCipher(t *testing.T) {
 		if err := p.Validate(); err != nil {
 			t.Fatalf("Validate: %v", err)
 		}
-		confs := map[string]string{"db": mustDB(t, p), "repo": mustRepo(t, p)}
+		confs := map[string]string{"db": mustDB(t, p), "repo": mustRepo(t, p), "remote-s3": must(t)(RenderRemoteConfig(p))}
 		for _, s := range storages {
 			a, err := RenderArchiveConfig(p, s)
 			if err != nil {
@@ -28,6 +29,12 @@ func TestRenderCipher(t *testing.T) {
 			confs["archive-"+string(s)], confs["check-"+string(s)] = a, c
 		}
 		for name, conf := range confs {
+			if name == "db" || strings.HasPrefix(name, "archive-") {
+				if strings.Contains(conf, "cipher") {
+					t.Errorf("%v %s: a client-side configuration names a cipher:\n%s", storages, name, conf)
+				}
+				continue
+			}
 			for _, s := range storages {
 				want := "repo" + strconv.Itoa(RepoKey(s)) + "-cipher-type=aes-256-cbc\n"
 				only := strings.HasPrefix(name, "archive-") || strings.HasPrefix(name, "check-")
@@ -60,8 +67,8 @@ func TestCipherValidate(t *testing.T) {
 	if err := p.Validate(); err == nil {
 		t.Error("Validate accepted a cipher with a line break")
 	}
-	if _, err := RenderDBConfig(p); err == nil {
-		t.Error("RenderDBConfig wrote a cipher with a line break")
+	if _, err := RenderRepoConfig(p); err == nil {
+		t.Error("RenderRepoConfig wrote a cipher with a line break")
 	}
 }
 

@@ -109,7 +109,7 @@ type ConfigParams struct {
 	PGPath   string     // PGDATA inside pods
 	TLSDir   string     // holds ca.crt, server.crt, server.key, client.crt, client.key
 	// ConfigDir holds the configuration files in every pod; the primary names the repository
-	// host's check-s3.conf in it (writeRepoHost).
+	// host's remote-s3.conf in it (writeRepoHost).
 	ConfigDir string
 	ClientCN  string // CN of the client certificate, authorised for Stanza on both servers
 	Port      int    // pgBackRest TLS server port on both Services
@@ -290,14 +290,12 @@ func renderDB(p ConfigParams, role string, server bool) (string, error) {
 	// there, and the S3 one is proxied by it (pgBackRest's remote runs there with the repository
 	// host's repo2-type=s3 and its credentials), so the S3 key pair never enters this pod, whose
 	// environment and files PostgreSQL's own roles can read (pg_read_server_files).
+	// An encrypted repository is encrypted and decrypted by the remote on the repository host,
+	// which has the passphrase: this side has neither the cipher nor its passphrase (measured with
+	// 2.45: archive-push writes "Salted__" objects, archive-get returns the segment; docs/s3.md).
 	for _, s := range p.Storages {
-		if s == S3 && p.S3Direct() {
-			p.writeS3(&w)
-			continue
-		}
 		p.writeRepoHost(&w, RepoKey(s))
 	}
-	p.writeCipher(&w)
 	p.writeCommon(&w, LockPath)
 	if server {
 		p.writeTLSServer(&w)
@@ -348,14 +346,6 @@ func renderRepo(p ConfigParams, role string, server bool, lockPath string) (stri
 
 func (p ConfigParams) tls(file string) string { return path.Join(p.TLSDir, file) }
 
-// S3Direct says that the primary and restore Jobs reach S3 themselves, with the key pair, instead
-// of through the repository host: only for an encrypted cluster. Its pods get
-// PGBACKREST_REPO<n>_CIPHER_PASS of every repository, and pgBackRest 2.45 then counts repo1 as a
-// configured repository in a file that names repo2 alone: through a repository host the client
-// sends the remote --repo=1 with repo2's path, and the remote, given --repo=2, refuses "key '2' is
-// not valid for 'repo' option" (measured; docs/s3.md).
-func (p ConfigParams) S3Direct() bool { return p.Cipher != "" }
-
 // writeRepoHost points repository key at the repository host. repoN-path repeats the repository
 // host's value: pgBackRest passes a path set here to the remote, which uses it over its own.
 func (p ConfigParams) writeRepoHost(w *confWriter, key int) {
@@ -377,7 +367,7 @@ func (p ConfigParams) writeRepoHost(w *confWriter, key int) {
 		// still waiting on S3 after its client gave up) would make every push to the local
 		// repository fail with "unable to acquire lock", and the first repository must get every
 		// segment whatever S3 does.
-		w.set(repo+"host-config", path.Join(p.ConfigDir, CheckConfigFile(S3)))
+		w.set(repo+"host-config", path.Join(p.ConfigDir, RemoteConfigFile))
 	}
 }
 

@@ -97,8 +97,8 @@ func TestRenderDBReachesS3ThroughRepoHost(t *testing.T) {
 			}
 			// The remote serving repo2 loads S3's own file, whose lock is apart from the local
 			// repository's remote (pgbackrest.conf's).
-			if !strings.Contains(conf, "\nrepo2-host-config="+p.ConfigDir+"/"+CheckConfigFile(S3)+"\n") {
-				t.Errorf("%s %v does not point the S3 remote at %s:\n%s", name, storages, CheckConfigFile(S3), conf)
+			if !strings.Contains(conf, "\nrepo2-host-config="+p.ConfigDir+"/"+RemoteConfigFile+"\n") {
+				t.Errorf("%s %v does not point the S3 remote at %s:\n%s", name, storages, RemoteConfigFile, conf)
 			}
 			for _, not := range []string{"repo2-type", "repo2-s3-", "repo2-storage-"} {
 				if strings.Contains(conf, not) {

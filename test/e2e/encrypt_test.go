@@ -56,6 +56,17 @@ func TestEncryptedRepositories(t *testing.T) {
 			t.Errorf("kubectl %s shows the passphrase", strings.Join(what, " "))
 		}
 	}
+	// The passphrase and the S3 key pair are in the repository host alone: the primary reaches both
+	// repositories through it, whose remote encrypts and decrypts.
+	for _, container := range []string{"postgres", "pgbackrest"} {
+		out := ns.kubectl(time.Minute, "exec", "deploy/"+c, "-c", container, "--", "env")
+		if !strings.Contains(out, "PATH=") {
+			t.Fatalf("env of the primary's %s container read nothing", container)
+		}
+		if strings.Contains(out, pass) || strings.Contains(out, "CIPHER_PASS") || strings.Contains(out, env(t, "PGBR_S3_KEY_SECRET")) {
+			t.Errorf("the primary's %s container has the passphrase or the S3 secret key in its environment", container)
+		}
+	}
 
 	// Data with a marker that would be readable in an unencrypted repository, a full backup to
 	// s3, then a target time between two batches.
