@@ -59,7 +59,11 @@ spec:
   ingress:
   - from: [{podSelector: {matchExpressions: [{key: app, operator: In, values: [probe, probe-client]}]}}]
     ports: [{port: 8080, protocol: TCP}]
----
+YAML
+  # A new namespace's pods are refused until its default ServiceAccount exists, which the
+  # controller manager makes a moment after the namespace (a cold start's first namespace).
+  wait_for 60 "ServiceAccount $PROBE_NS/default" k -n "$PROBE_NS" get serviceaccount default
+  k apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: probe-outsider, namespace: $PROBE_NS, labels: {app: probe-outsider}}
