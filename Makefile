@@ -16,7 +16,7 @@ LDFLAGS ?= -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$
 GO      ?= go
 GOFILES  = $(shell find . -name '*.go' -not -path './.git/*' -not -path './vendor/*')
 
-.PHONY: help build install unit lint verify fmt vet clean docs docs-check
+.PHONY: help build install unit lint verify fmt vet clean docs docs-check image-bin image image-push
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,27 @@ lint: verify ## Same as verify
 verify: vet docs-check krew-verify ## Check formatting, vet, generated docs, go.mod tidiness and the krew manifest (krew validator + real install)
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "not gofmt'ed (run make fmt):"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+
+# The images of manifests/image/Dockerfile (docs/image.md). `make image` builds them here with
+# buildah and a debootstrap base, as root, with no Docker engine (test/cluster/build-image.sh);
+# the release workflow builds the same Dockerfile with docker buildx.
+IMAGE_ARCHES ?= amd64 arm64
+IMAGE_MAJORS ?= 15 17
+REGISTRY ?=
+
+image-bin: ## Build the static linux binaries the plugin image carries (bin/image/linux-<arch>/)
+	@for arch in $(IMAGE_ARCHES); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+	    -o $(BIN_DIR)/image/linux-$$arch/$(BINARY) ./cmd/kubectl-pgbackrest || exit 1; \
+	done
+
+image: image-bin ## Build the PostgreSQL images (15, 17) and the plugin image as OCI archives (needs root, buildah, debootstrap)
+	@for major in $(IMAGE_MAJORS); do bash test/cluster/build-image.sh postgres $$major >/dev/null || exit 1; done
+	bash test/cluster/build-image.sh plugin $(BIN_DIR)/image >/dev/null
+
+image-push: image ## Push the images to REGISTRY (e.g. REGISTRY=registry.example.com/db): postgres:<major>-$(VERSION), kubectl-pgbackrest:$(VERSION)
+	@[ -n "$(REGISTRY)" ] || { echo "set REGISTRY, e.g. make image-push REGISTRY=registry.example.com/db"; exit 2; }
+	bash test/cluster/push-images.sh $(REGISTRY) $(VERSION)
 
 clean: ## Remove build output
 	rm -rf $(BIN_DIR)

@@ -1,59 +1,98 @@
 #!/usr/bin/env bash
-# Builds the PostgreSQL 15 + pgBackRest image of docs/image.md from Debian's packages, with no
-# registry: a debootstrap rootfs packed as a docker-archive tarball that `ctr images import` reads.
-# Output: $IMAGE_CACHE/postgres-r$IMAGE_REV.tar (cached; bump IMAGE_REV in versions.sh to rebuild).
+# Builds the images of manifests/image/Dockerfile (the one recipe the release publishes) here, with
+# no Docker engine and no outside registry: buildah (Debian's package) builds the Dockerfile, with a
+# debootstrap rootfs of the same Debian suite as its base in place of debian:<suite>-slim.
+#   build-image.sh postgres MAJOR   -> $IMAGE_CACHE/postgres-MAJOR.oci.tar (OCI archive, cached by
+#                                      a hash of the Dockerfile and the base)
+#   build-image.sh plugin BINDIR    -> $IMAGE_CACHE/plugin.oci.tar (BINDIR/linux-amd64/kubectl-pgbackrest)
+# Prints the archive's path on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.sh"
-
-out=$IMAGE_CACHE/postgres-r$IMAGE_REV.tar
-if [ -s "$out" ]; then log "image $PG_IMAGE: cached"; exit 0; fi
+recipe=$here/../../manifests/image/Dockerfile
 mkdir -p "$IMAGE_CACHE"
 
-mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v security | head -1)
 mirror=${mirror:-http://deb.debian.org/debian}
 security=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep security | head -1)
 security=${security:-http://deb.debian.org/debian-security}
 
-rootfs=$IMAGE_CACHE/rootfs-postgres.tmp
-cleanup() {
-  for m in proc sys dev/pts dev; do umount "$rootfs/$m" 2>/dev/null || true; done
-  rm -rf "$rootfs"
-}
-trap cleanup EXIT
-cleanup
-mkdir -p "$rootfs"
+# base SUITE: a minbase rootfs with apt sources, packed as a docker-archive (what debian:SUITE-slim
+# is, give or take the docs and locales slim strips).
+base() {
+  local suite=$1 out=$IMAGE_CACHE/base-$1-r$BASE_REV.tar
+  if [ -s "$out" ]; then echo "$out"; return; fi
+  local rootfs=$IMAGE_CACHE/rootfs-$suite.tmp
+  rm -rf "$rootfs"; mkdir -p "$rootfs"
+  debootstrap --variant=minbase --include=passwd "$suite" "$rootfs" "$mirror" >"$IMAGE_CACHE/debootstrap-$suite.log" 2>&1 ||
+    { tail -20 "$IMAGE_CACHE/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
+  rm -f "$rootfs/etc/apt/sources.list"
+  cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<SRC
+Types: deb
+URIs: $mirror
+Suites: $suite $suite-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
-debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$mirror" >"$IMAGE_CACHE/debootstrap.log" 2>&1 ||
-  { tail -20 "$IMAGE_CACHE/debootstrap.log"; die "debootstrap failed"; }
-
-cat >"$rootfs/etc/apt/sources.list" <<SRC
-deb $mirror $DEBIAN_SUITE main
-deb $mirror $DEBIAN_SUITE-updates main
-deb $security $DEBIAN_SUITE-security main
+Types: deb
+URIs: $security
+Suites: $suite-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-# Nothing may start inside the chroot, and no cluster is baked into the image.
-printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
-chmod +x "$rootfs/usr/sbin/policy-rc.d"
-mkdir -p "$rootfs/etc/postgresql-common/createcluster.d"
-echo 'create_main_cluster = false' >"$rootfs/etc/postgresql-common/createcluster.d/no-main-cluster.conf"
-cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs/etc/resolv.conf"
+  "$here/pack-image.sh" "$rootfs" "localhost/debian:$suite-slim" "$out.tmp" \
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+  rm -rf "$rootfs"
+  mv "$out.tmp" "$out"
+  log "base debian:$suite-slim: $(du -h "$out" | cut -f1)"
+  echo "$out"
+}
 
-mount -t proc proc "$rootfs/proc"
-in_chroot() { chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
-# The official postgres image's user is 999:999; create it first so both images behave the same.
-in_chroot groupadd -r -g 999 postgres
-in_chroot useradd -r -u 999 -g 999 -d /var/lib/postgresql -s /bin/bash postgres
-in_chroot apt-get update -qq
-in_chroot apt-get install -y -qq --no-install-recommends \
-  postgresql-15 pgbackrest procps iproute2 netcat-openbsd ca-certificates >/dev/null
-in_chroot apt-get clean
-umount "$rootfs/proc"
-rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/resolv.conf"
-mkdir -p "$rootfs"/{pgdata,pgbackrest,var/run/postgresql,var/log/pgbackrest,var/spool/pgbackrest,etc/pgbackrest}
-chown 999:999 "$rootfs"/{pgdata,pgbackrest,var/run/postgresql,var/log/pgbackrest,var/spool/pgbackrest}
+# bud OUT ARGS...: one buildah build into an OCI archive, in a throwaway store (the archive is
+# what is kept; layers are not reused between builds).
+bud() {
+  local out=$1; shift
+  local store
+  store=$(mktemp -d "$IMAGE_CACHE/buildah.XXXXXX")
+  local b=(buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs)
+  # shellcheck disable=SC2064
+  trap "${b[*]} rm -a >/dev/null 2>&1 || true; rm -rf '$store'" RETURN
+  "${b[@]}" bud --isolation chroot --layers=false --format oci -f "$recipe" -t localhost/build "$@" >&2
+  "${b[@]}" push localhost/build "oci-archive:$out.tmp" >&2
+  mv "$out.tmp" "$out"
+}
 
-"$here/pack-image.sh" "$rootfs" "$PG_IMAGE" "$out" \
-  'PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  'PGDATA=/pgdata/pg15' 'LANG=C.UTF-8'
-log "image $PG_IMAGE: $(du -h "$out" | cut -f1)"
+postgres() {
+  local major=$1 suite
+  case $major in
+    15) suite=bookworm ;;
+    17) suite=trixie ;;
+    *) die "no recipe for PostgreSQL $major here: 15 (bookworm) or 17 (trixie)" ;;
+  esac
+  local b key out
+  b=$(base "$suite")
+  key=$( { sha256sum "$recipe" | cut -d' ' -f1; basename "$b"; } | sha256sum | cut -c1-12)
+  out=$IMAGE_CACHE/postgres-$major-$key.oci.tar
+  if [ ! -s "$out" ]; then
+    local start=$SECONDS
+    bud "$out" --target postgres --build-arg "PG_MAJOR=$major" --build-arg "DEBIAN_SUITE=$suite" \
+      --build-arg "BASE=docker-archive:$b" "$(dirname "$recipe")"
+    log "image postgres $major ($suite): $(du -h "$out" | cut -f1), $((SECONDS - start))s"
+  fi
+  ln -sfn "$(basename "$out")" "$IMAGE_CACHE/postgres-$major.oci.tar"
+  echo "$out"
+}
+
+plugin() {
+  local dir=$1 out=$IMAGE_CACHE/plugin.oci.tar
+  [ -x "$dir/linux-amd64/kubectl-pgbackrest" ] || die "no $dir/linux-amd64/kubectl-pgbackrest: make image-bin"
+  bud "$out" --target plugin --build-arg TARGETARCH=amd64 "$dir"
+  echo "$out"
+}
+
+case ${1:-} in
+  postgres) postgres "$2" ;;
+  plugin) plugin "$2" ;;
+  *) die "usage: build-image.sh postgres MAJOR | plugin BINDIR" ;;
+esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the cluster's small host programs from Go modules into $BIN_CACHE (cached by version):
-# CoreDNS, versitygw (the S3 server), the project's hostPath provisioner, the NetworkPolicy enforcer
-# and the pause program.
+# CoreDNS, versitygw (the S3 server), the OCI registry, the project's hostPath provisioner, the
+# NetworkPolicy enforcer and the pause program.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.sh"
@@ -21,6 +21,7 @@ go_install() {
 
 go_install "github.com/coredns/coredns@$COREDNS_VERSION" coredns "$BIN_CACHE/coredns-$COREDNS_VERSION"
 go_install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" versitygw "$BIN_CACHE/versitygw-$VERSITYGW_VERSION"
+go_install "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION" registry "$BIN_CACHE/registry-$DISTRIBUTION_VERSION"
 
 # The project's own programs are keyed by a hash of their source.
 src_hash() { cat "$@" | sha256sum | cut -c1-12; }

@@ -9,7 +9,7 @@ E2E_RUN ?= .
 # they mostly wait on pods, PostgreSQL and pgBackRest, each in its own namespace.
 E2E_PARALLEL ?= 4
 
-.PHONY: cluster-up cluster-down cluster-wipe e2e demo test bench bench-host
+.PHONY: cluster-up cluster-down cluster-wipe lab-images e2e demo test bench bench-host
 
 cluster-up: ## Start the local Kubernetes cluster, S3 server and image (builds and caches what it needs)
 	bash $(CLUSTER_SCRIPTS)/up.sh
@@ -20,17 +20,24 @@ cluster-down: ## Stop the local cluster (keeps its state and the build caches)
 cluster-wipe: ## Stop the local cluster and remove its state (keeps the build caches)
 	bash $(CLUSTER_SCRIPTS)/down.sh --wipe
 
-e2e: build cluster-up ## Run the end-to-end tests against the local cluster with the built binary
+# The default images of this build (ghcr.io/kubectl-pgbackrest/postgres:<major>-$(VERSION) and the
+# plugin image), pushed to the lab registry that containerd's ghcr.io mirror reads.
+lab-images: IMAGE_ARCHES := amd64
+lab-images: cluster-up image
+	. $(PGBR_CLUSTER_DIR)/env && REGISTRY_AUTH_FILE=$$PGBR_REGISTRY_AUTH_FILE REGISTRY_CERT_DIR=$$PGBR_REGISTRY_CERT_DIR \
+	  bash test/cluster/push-images.sh $$PGBR_REGISTRY/kubectl-pgbackrest $(VERSION)
+
+e2e: build lab-images ## Run the end-to-end tests against the local cluster with the built binary
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) -run '$(E2E_RUN)' -v ./test/e2e/... 2>&1 | tee $(PGBR_CLUSTER_DIR)/e2e.log; \
 	  exit $${PIPESTATUS[0]}
 
-demo: build cluster-up ## Run the main job (configure S3, create, backup, info, restore) on the local cluster
+demo: build lab-images ## Run the main job (configure S3, create, backup, info, restore) on the local cluster
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" bash test/demo.sh
 
 test: unit e2e ## Run all tests: unit tests, then end-to-end tests on the local cluster
 
-bench: build cluster-up bench-host ## Measure backup, restore, latency, API requests (against pgBackRest run directly and tar) and an S3 outage's cost (BENCH_SCALE=50; writes test/bench/results)
+bench: build lab-images bench-host ## Measure backup, restore, latency, API requests (against pgBackRest run directly and tar) and an S3 outage's cost (BENCH_SCALE=50; writes test/bench/results)
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" go run ./test/bench
 
 # The direct runs need PostgreSQL 15 and pgBackRest on this machine, as the image has them.

@@ -26,12 +26,14 @@ stop_daemon containerd 10
 # Shims of a containerd that died keep their containers running: end them by their address.
 pkill -9 -f "containerd-shim.*$PGBR_CLUSTER_DIR" 2>/dev/null || true
 stop_daemon versitygw 5
+stop_daemon registry 5
+stop_daemon registry-auth 5
 stop_daemon kube-apiserver 10 # it ignores SIGTERM for several seconds; stop_daemon then kills it
 stop_daemon etcd 10
 # Daemons whose PID file was lost (two cluster-ups racing, a file removed by hand) still name the
 # cluster's directory on their command line.
-for d in netpol provisioner coredns kube-proxy kube-scheduler kube-controller-manager kubelet containerd versitygw kube-apiserver etcd; do
-  pkill -9 -f "^([^ ]*/)?$d .*$PGBR_CLUSTER_DIR" 2>/dev/null || true
+for d in netpol provisioner coredns kube-proxy kube-scheduler kube-controller-manager kubelet containerd versitygw registry registry-auth kube-apiserver etcd; do
+  pkill -9 -f "^([^ ]*/)?$d(-v[^ ]*)? .*$PGBR_CLUSTER_DIR" 2>/dev/null || true
 done
 pkill -9 -f "containerd-shim.*$PGBR_CLUSTER_DIR" 2>/dev/null || true
 sleep 0.5

@@ -63,7 +63,8 @@ YAML
   # A new namespace's pods are refused until its default ServiceAccount exists, which the
   # controller manager makes a moment after the namespace (a cold start's first namespace).
   wait_for 60 "ServiceAccount $PROBE_NS/default" k -n "$PROBE_NS" get serviceaccount default
-  k apply -f - >/dev/null <<YAML
+  local outsider
+  outsider=$(cat <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: probe-outsider, namespace: $PROBE_NS, labels: {app: probe-outsider}}
@@ -72,10 +73,12 @@ spec:$probe_security
   containers:
   - name: outsider
     image: $PG_IMAGE
-    imagePullPolicy: Never$probe_container_security
+    imagePullPolicy: IfNotPresent$probe_container_security
     command: [sleep, "2147483647"]
     resources: {requests: {cpu: 1m, memory: 4Mi}, limits: {memory: 16Mi}}
 YAML
+)
+  apply_pod "$outsider" probe-outsider
   pod=$(cat <<YAML
 apiVersion: v1
 kind: Pod
@@ -85,16 +88,21 @@ spec:$probe_security
   containers:
   - name: server
     image: $PG_IMAGE
-    imagePullPolicy: Never$probe_container_security
+    imagePullPolicy: IfNotPresent$probe_container_security
     command: [nc, -lk, "8080"]
     readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
     resources: {requests: {cpu: 5m, memory: 8Mi}, limits: {memory: 32Mi}}
 YAML
 )
-  # A pod's spec is mostly immutable: when this recipe changed, the old server gives way.
-  k apply -f - >/dev/null 2>&1 <<<"$pod" || {
-    k -n "$PROBE_NS" delete pod probe-server --wait=true >/dev/null 2>&1 || true
-    k apply -f - >/dev/null <<<"$pod"
+  apply_pod "$pod" probe-server
+}
+
+# apply_pod YAML NAME: a pod's spec is mostly immutable, so when this recipe changed the old pod
+# gives way to the new one.
+apply_pod() {
+  k apply -f - >/dev/null 2>&1 <<<"$1" || {
+    k -n "$PROBE_NS" delete pod "$2" --wait=true >/dev/null 2>&1 || true
+    k apply -f - >/dev/null <<<"$1"
   }
 }
 
@@ -153,7 +161,7 @@ spec:$probe_security
   containers:
   - name: client
     image: $PG_IMAGE
-    imagePullPolicy: Never$probe_container_security
+    imagePullPolicy: IfNotPresent$probe_container_security
     command: [/bin/sh, -c]
     args:
     - |

@@ -35,7 +35,7 @@ spec:$sec
   containers:
   - name: s
     image: $PG_IMAGE
-    imagePullPolicy: Never$csec
+    imagePullPolicy: IfNotPresent$csec
     env: [{name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
     command: [/bin/sh, -c, 'trap "" TERM; while :; do echo "$1 \$IP" | nc -N -l 8432 >/dev/null; done', sh, $1]
     readinessProbe: {exec: {command: ['true']}, periodSeconds: 1}
@@ -48,7 +48,7 @@ spec:$sec
   containers:
   - name: c
     image: $PG_IMAGE
-    imagePullPolicy: Never$csec
+    imagePullPolicy: IfNotPresent$csec
     command: [/bin/sh, -c, 'trap "" TERM; while :; do echo "\$(date +%T.%N | cut -c1-12) \$(nc -w 1 srv 8432 </dev/null 2>&1 | head -1)"; sleep 0.1; done']
 YAML
 }

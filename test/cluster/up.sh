@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a real single-node Kubernetes cluster on this machine, with an S3 server behind TLS and the
-# PostgreSQL + pgBackRest image, all built from Debian packages and Go modules (see
+# PostgreSQL + pgBackRest images in an OCI registry, all built from Debian packages and Go modules (see
 # shared/LOCAL-CLUSTER.md for the facts this rests on). Idempotent: on a healthy running cluster it
 # returns at once; after an abrupt end (stale PIDs, containers, mounts) it cleans up and starts.
 # Writes $PGBR_CLUSTER_DIR/kubeconfig and $PGBR_CLUSTER_DIR/env (S3 endpoint, bucket, credentials).
@@ -9,9 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 . "$here/pki.sh"
 . "$here/probe.sh"
+. "$here/registry.sh"
 [ "$(id -u)" = 0 ] || die "the local cluster needs root (containerd, kubelet, iptables)"
 
-DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy coredns provisioner versitygw)
+DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy coredns provisioner versitygw registry registry-auth)
 
 # cluster_state prints "running" (every daemon alive), "stopped" (none) or "broken" (some).
 cluster_state() {
@@ -27,7 +28,7 @@ ready() {
 packages() {
   local need=() p
   for p in etcd-server etcd-client containerd runc containernetworking-plugins iptables conntrack \
-    socat ethtool ebtables iproute2 debootstrap openssl curl; do
+    socat ethtool ebtables iproute2 debootstrap openssl curl buildah skopeo apache2-utils; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
   done
   [ ${#need[@]} -eq 0 ] && return 0
@@ -56,6 +57,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   # root here lacks CAP_SYS_RESOURCE: runc cannot give the sandbox a negative oom_score_adj.
   restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # hosts.toml per registry host (registry.sh): ghcr.io and registry.k8s.io are the lab registry.
+    config_path = "$CONTAINERD_HOSTS"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -77,19 +81,6 @@ JSON
   start_daemon containerd containerd --config "$STATE/containerd.toml"
   wait_for 30 containerd ctr --address "$CTR_SOCK" version
 }
-
-import_images() {
-  local tar marker
-  for tar in "$(readlink -f "$IMAGE_CACHE/pause.tar")" "$IMAGE_CACHE/postgres-r$IMAGE_REV.tar"; do
-    # A marker per tarball: a rebuilt image under the same name is imported again.
-    marker=$STATE/imported-$(basename "$tar")-$(stat -c %Y "$tar")
-    [ -e "$marker" ] && continue
-    ctr --address "$CTR_SOCK" -n k8s.io images import "$tar" >/dev/null
-    touch "$marker"
-  done
-}
-# containerd names images as docker would: a reference without a registry host gets docker.io.
-normalize() { case $1 in *.*/* | localhost/* | *:*/*) echo "$1" ;; */*) echo "docker.io/$1" ;; *) echo "docker.io/library/$1" ;; esac; }
 
 start_etcd() {
   start_daemon etcd etcd --name pgbr --data-dir "$PGBR_CLUSTER_DIR/etcd" \
@@ -137,7 +128,8 @@ imageServiceEndpoint: unix://$CTR_SOCK
 clusterDNS: ["$DNS_SVC_IP"]
 clusterDomain: cluster.local
 podLogsDir: $PGBR_CLUSTER_DIR/pod-logs
-# Imported images cannot be pulled again: never collect them.
+# Images come from the lab registry and could be pulled again, but a collected image would make a
+# test's pod wait on a pull: never collect them.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
@@ -259,7 +251,17 @@ start_s3() {
   cat >"$PGBR_CLUSTER_DIR/env" <<ENV
 # The local test cluster: source this file.
 export KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig
-export PGBR_IMAGE=$PG_IMAGE
+# The lab's PostgreSQL images (the recipe's stable lab tags); tests that test --image use these.
+# \`make lab-images\` pushes the default image of a plugin build (postgres:<major>-<version>).
+export PGBR_IMAGE=$LAB_IMAGE_15
+export PGBR_IMAGE_15=$LAB_IMAGE_15
+export PGBR_IMAGE_17=$LAB_IMAGE_17
+# The lab registry: the mirror containerd pulls ghcr.io from (anonymous, read-only) and the private
+# instance (credentials in the docker config file PGBR_REGISTRY_AUTH_FILE; CA in PGBR_REGISTRY_CERT_DIR).
+export PGBR_REGISTRY_MIRROR=$NODE_IP:$REGISTRY_PORT
+export PGBR_REGISTRY=$NODE_IP:$REGISTRY_AUTH_PORT
+export PGBR_REGISTRY_AUTH_FILE=$REGISTRY_AUTH_FILE
+export PGBR_REGISTRY_CERT_DIR=$REGISTRY_CERTS
 export PGBR_S3_ENDPOINT=$S3_SERVICE_HOST
 export PGBR_S3_HOST_ENDPOINT=$NODE_IP:$S3_PORT
 export PGBR_S3_BUCKET=$S3_BUCKET
@@ -282,6 +284,13 @@ wait_image() {
   wait "$1" || { tail -20 "$IMAGE_CACHE.build.log" >&2; return 1; }
 }
 
+# build_images: the PostgreSQL images of every major, one after the other (each mostly waits on
+# the package mirror and dpkg, beside the Go builds).
+build_images() {
+  local major
+  for major in $PG_MAJORS; do "$here/build-image.sh" postgres "$major" >/dev/null; done
+}
+
 main() {
   mkdir -p "$PGBR_CACHE_DIR"
   # One cluster-up at a time: concurrent `make e2e` runs share the cluster.
@@ -296,7 +305,7 @@ main() {
     # And one started before the NetworkPolicy enforcer, or whose enforcer died, gets it now.
     netpol_queue_up
     if ! daemon_running netpol; then
-      phase "coredns, versitygw, provisioner, netpol, pause image" "$here/build-tools.sh"
+      phase "coredns, versitygw, registry, provisioner, netpol, pause image" "$here/build-tools.sh"
       phase "network policy enforcer" start_netpol
     fi
     # The cheap check (one exec through the probe Service); the full probe only when it fails.
@@ -311,13 +320,12 @@ main() {
   fi
   local total=$SECONDS
   phase "packages" packages
-  # The image build mostly waits on the package mirror and dpkg: it runs beside the Go builds.
   mkdir -p "$IMAGE_CACHE"
-  "$here/build-image.sh" >"$IMAGE_CACHE.build.log" 2>&1 9>&- &
+  build_images >"$IMAGE_CACHE.build.log" 2>&1 9>&- &
   local image_pid=$!
   phase "kubernetes $KUBE_VERSION binaries" "$here/build-kube.sh"
-  phase "coredns, versitygw, provisioner, netpol, pause image" "$here/build-tools.sh"
-  phase "postgres image" wait_image "$image_pid"
+  phase "coredns, versitygw, registry, provisioner, netpol, pause image" "$here/build-tools.sh"
+  phase "postgres images ($PG_MAJORS)" wait_image "$image_pid"
   # PID files left behind mean the cluster ended without cluster-down: containers, mounts, the
   # bridge and iptables rules may still be there.
   if ls "$PIDS"/*.pid >/dev/null 2>&1; then
@@ -325,8 +333,10 @@ main() {
   fi
   phase "host setup" host_setup
   phase "pki" make_pki
+  phase "registry" start_registry
+  phase "push images" push_lab_images
+  containerd_hosts
   phase "containerd" start_containerd
-  phase "image import" import_images
   phase "etcd" start_etcd
   phase "control plane" start_control_plane
   phase "node" start_node

@@ -5,12 +5,18 @@ KUBE_STAGING_VERSION=v0.34.4
 COREDNS_VERSION=v1.14.0
 VERSITYGW_VERSION=v1.8.0
 PROVISIONER_LIB_VERSION=v11.0.1
-DEBIAN_SUITE=bookworm
-# Bump IMAGE_REV when the image recipe (build-image.sh) changes.
-IMAGE_REV=1
-PG_IMAGE=localhost/kubectl-pgbackrest/postgres:15-pgbackrest-r${IMAGE_REV}
+DISTRIBUTION_VERSION=v3.1.2
+# The PostgreSQL majors the image recipe (manifests/image/Dockerfile) is built for; its archives
+# are keyed by a hash of the Dockerfile, so a changed recipe rebuilds by itself.
+PG_MAJORS="15 17"
+# Bump BASE_REV when the debootstrap base (build-image.sh base) changes.
+BASE_REV=1
+# The lab's stable tags of the PostgreSQL images, pulled through containerd's mirror for ghcr.io
+# (registry.sh); the probes use the newest major.
+LAB_IMAGE_15=ghcr.io/kubectl-pgbackrest/postgres:15-lab
+LAB_IMAGE_17=ghcr.io/kubectl-pgbackrest/postgres:17-lab
+PG_IMAGE=$LAB_IMAGE_17
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
-VERSITYGW_IMAGE=localhost/kubectl-pgbackrest/versitygw:${VERSITYGW_VERSION}
 
 PGBR_CACHE_DIR=${PGBR_CACHE_DIR:-$HOME/.cache/kubectl-pgbackrest}
 PGBR_CLUSTER_DIR=${PGBR_CLUSTER_DIR:-$PGBR_CACHE_DIR/cluster}
