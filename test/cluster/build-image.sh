@@ -87,7 +87,7 @@ postgres() {
 plugin() {
   local dir=$1 out=$IMAGE_CACHE/plugin.oci.tar
   [ -x "$dir/linux-amd64/kubectl-pgbackrest" ] || die "no $dir/linux-amd64/kubectl-pgbackrest: make image-bin"
-  bud "$out" --target plugin --build-arg TARGETARCH=amd64 "$dir"
+  bud "$out" --target plugin --platform linux/amd64 "$dir"
   echo "$out"
 }
 

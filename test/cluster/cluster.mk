@@ -21,11 +21,13 @@ cluster-wipe: ## Stop the local cluster and remove its state (keeps the build ca
 	bash $(CLUSTER_SCRIPTS)/down.sh --wipe
 
 # The default images of this build (ghcr.io/kubectl-pgbackrest/postgres:<major>-$(VERSION) and the
-# plugin image), pushed to the lab registry that containerd's ghcr.io mirror reads.
+# plugin image), pushed to the lab registry that containerd's ghcr.io mirror reads; and the lab tags
+# (postgres:<major>-lab, PGBR_IMAGE_<major>) moved to what the recipe builds now.
 lab-images: IMAGE_ARCHES := amd64
 lab-images: cluster-up image
-	. $(PGBR_CLUSTER_DIR)/env && REGISTRY_AUTH_FILE=$$PGBR_REGISTRY_AUTH_FILE REGISTRY_CERT_DIR=$$PGBR_REGISTRY_CERT_DIR \
-	  bash test/cluster/push-images.sh $$PGBR_REGISTRY/kubectl-pgbackrest $(VERSION)
+	. $(PGBR_CLUSTER_DIR)/env && export REGISTRY_AUTH_FILE=$$PGBR_REGISTRY_AUTH_FILE REGISTRY_CERT_DIR=$$PGBR_REGISTRY_CERT_DIR && \
+	  bash test/cluster/push-images.sh $$PGBR_REGISTRY/kubectl-pgbackrest $(VERSION) && \
+	  bash test/cluster/push-images.sh $$PGBR_REGISTRY/kubectl-pgbackrest lab
 
 e2e: build lab-images ## Run the end-to-end tests against the local cluster with the built binary
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" \
