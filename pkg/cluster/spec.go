@@ -83,6 +83,11 @@ type Spec struct {
 	Storages  []pgbackrest.Storage `json:"storage"`
 	PGVersion int                  `json:"pgVersion"`
 	Image     string               `json:"image"`
+	// ImageDigest pins Image ("sha256:…"): create records it from its first pod, update --image
+	// replaces it; every pod runs PodImage(). "" only before create pins it.
+	ImageDigest string `json:"imageDigest,omitempty"`
+	// ImagePullSecrets are set as imagePullSecrets on every pod (--image-pull-secret).
+	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
 	// StorageClass of the PVCs; "" means the cluster's default StorageClass.
 	StorageClass string `json:"storageClass,omitempty"`
 	// PGDataSize and RepoSize are resource quantities ("10Gi").
@@ -211,6 +216,9 @@ func (s *Spec) Validate() error {
 	if s.Image == "" {
 		errs = append(errs, errors.New("no image: set --image"))
 	}
+	if err := s.checkImage(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := ParseSize("--pgdata-size", s.PGDataSize); err != nil {
 		errs = append(errs, err)
 	}
@@ -279,6 +287,10 @@ func Parse(data, namespace string) (*Spec, error) {
 		}
 	}
 	if err := s.checkCipher(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
+	}
+	// The same for the pin and the pull Secrets: they reach every pod's spec.
+	if err := s.checkImage(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
 	}
 	return &s, nil

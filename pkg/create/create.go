@@ -65,6 +65,9 @@ type Config struct {
 	ImageExplicit bool
 	// Cipher encrypts every repository: "" (none) or aes-256-cbc. Fixed at create, like Storages.
 	Cipher string
+	// ImagePullSecrets are the spec's ImagePullSecrets; a create that never finished takes them
+	// when given (the re-run after a pull that needed credentials).
+	ImagePullSecrets []string
 }
 
 // Deps are the side effects create needs, held narrowly so tests can fake them.
@@ -128,6 +131,7 @@ func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
 		spec.Repo2Path = ""
 	}
 	spec.Cipher = cfg.Cipher
+	spec.ImagePullSecrets = slices.Clone(cfg.ImagePullSecrets)
 	spec.CreatedBy = cfg.Version
 	return spec
 }
@@ -252,7 +256,9 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 			// A create that never finished, typically because its image could not be pulled: the
 			// image given now replaces it (configDone then re-applies the ConfigMap).
 			stored.Image = cfg.Image
+			stored.ImageDigest = "" // the pin was the other image's
 		}
+		adoptPullSecrets(stored, cm, cfg)
 		if err := checkNames(ctx, cs, stored); err != nil {
 			return nil, nil, err
 		}
@@ -306,6 +312,7 @@ func Run(ctx context.Context, deps Deps, cfg Config) (*Result, error) {
 	if spec.Has(pgbackrest.S3) && !spec.S3.VerifyTLS && deps.Warn != nil {
 		deps.Warn(s3settings.NoVerifyWarning(spec.S3Secret, spec.S3.Endpoint))
 	}
+	warnPullSecrets(ctx, deps, spec)
 	var deadline time.Time
 	if cfg.Timeout > 0 {
 		deadline = now().Add(cfg.Timeout)
@@ -374,6 +381,9 @@ func (w *run) steps() []workflow.Step {
 		{Name: "network policies (" + n.RepoHost() + ", " + n.Primary() + ")", Done: w.policiesDone, Apply: w.applyPolicies},
 		{Name: "repository host (Deployment " + n.RepoHost() + " available)",
 			Done: w.deploymentDone(n.RepoHost()), Apply: w.applyDeployment(w.repoDeployment)},
+		{Name: "pin the image to its digest (from the repository host's pod)", Done: w.pinDone, Apply: w.pin},
+		{Name: "repository host on the pinned image (Deployment " + n.RepoHost() + " available)",
+			Done: w.deploymentDone(n.RepoHost()), Apply: w.applyDeployment(w.repoDeployment)},
 		{Name: "primary (Deployment " + n.Primary() + " available)",
 			Done: w.deploymentDone(n.Primary()), Apply: w.applyDeployment(w.primaryDeployment)},
 		{Name: "stanza-create", Done: w.markerDone, Apply: w.stanzaCreate},
@@ -394,7 +404,7 @@ func (w *run) configDone(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, kube.Explain(err, "get", "configmaps", w.ns())
 	}
-	return stored.Image == w.spec.Image, nil
+	return stored.PodImage() == w.spec.PodImage() && slices.Equal(stored.ImagePullSecrets, w.spec.ImagePullSecrets), nil
 }
 
 func (w *run) applyConfig(ctx context.Context) error {
@@ -514,6 +524,9 @@ func (w *run) deploymentDone(name string) func(context.Context) (bool, error) {
 		}
 		if err := kube.CheckOwner(kube.Ref{Kind: "Deployment", Namespace: w.ns(), Name: name}, d, cluster.Owner(w.spec.Name)); err != nil {
 			return false, err // another's Deployment, available or not, is not this step done
+		}
+		if !OnImage(d, w.spec) {
+			return false, nil // the pin came after it (or a create re-run took another image)
 		}
 		ok, _, err := kube.DeploymentAvailable(d)
 		if err != nil {

@@ -3,6 +3,8 @@ package create
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -104,15 +106,44 @@ func newClient(t *testing.T, objs ...runtime.Object) *fake.Clientset {
 		}
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-pod", Namespace: d.Namespace, Labels: d.Spec.Template.Labels},
+			Spec:       d.Spec.Template.Spec,
 			Status: corev1.PodStatus{Phase: corev1.PodRunning,
 				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
 		}
-		if err := tracker.Create(gvrPod, pod, d.Namespace); err != nil && !apierrors.IsAlreadyExists(err) {
+		for _, c := range pod.Spec.Containers {
+			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{
+				Name: c.Name, Image: c.Image, ImageID: fakeImageID(c.Image), Ready: true,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
+		}
+		err = tracker.Create(gvrPod, pod, d.Namespace)
+		if apierrors.IsAlreadyExists(err) {
+			err = tracker.Update(gvrPod, pod, d.Namespace) // the rollout's new pod
+		}
+		if err != nil {
 			return true, nil, err
 		}
 		return true, d, nil
 	})
 	return cs
+}
+
+// fakeDigest is the digest the fake node reports for a tag.
+func fakeDigest(image string) string {
+	sum := sha256.Sum256([]byte(image))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// fakeImageID is what containerd reports: a digest under whichever name the node pulled the
+// content by (here another name than the one asked for, which the pin must not take). An image
+// named "local/…" is known only by its config ID, as an image loaded without a registry can be.
+func fakeImageID(image string) string {
+	if d := cluster.ImageRefDigest(image); d != "" {
+		return "mirror.example/other/name@" + d
+	}
+	if strings.HasPrefix(image, "local/") {
+		return fakeDigest(image)
+	}
+	return "mirror.example/other/name@" + fakeDigest(image)
 }
 
 func s3Secret() *corev1.Secret {

@@ -130,8 +130,8 @@ func TestBadImageStopsThenAnotherImageCompletes(t *testing.T) {
 		t.Fatalf("stored image %q (err %v), want img:2", stored.Image, err)
 	}
 	d, err := cs.AppsV1().Deployments(ns).Get(ctx, "pg1", metav1.GetOptions{})
-	if err != nil || d.Spec.Template.Spec.Containers[0].Image != "img:2" {
-		t.Fatalf("primary's image: %v", err)
+	if want := "img@" + fakeDigest("img:2"); err != nil || d.Spec.Template.Spec.Containers[0].Image != want {
+		t.Fatalf("primary's image: %v, want %s pinned", err, want)
 	}
 
 	// A finished cluster keeps its image: changing it is not create's business.

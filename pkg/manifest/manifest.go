@@ -247,6 +247,7 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 	}, commonVolumes(spec, cluster.DBConfKey, primaryFiles(spec)...)...)
 
 	pod := podSpec(volumes, postgres, sidecar)
+	pod.ImagePullSecrets = PullSecrets(spec)
 	placeOnDataNodes(spec, &pod)
 	pod.TerminationGracePeriodSeconds = ptr(int64(PrimaryTerminationGracePeriod))
 	return deployment(spec, n.Primary(), cluster.RolePrimary, pod, nil)
@@ -375,6 +376,7 @@ func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment 
 	withS3Access(spec, &server, &volumes)
 	server.Env = append(server.Env, cipherEnv(spec)...)
 	pod := podSpec(volumes, server)
+	pod.ImagePullSecrets = PullSecrets(spec)
 	return deployment(spec, n.RepoHost(), cluster.RoleRepo, pod,
 		map[string]string{cluster.AnnotationConfigHash: ConfigHash(repoConf)})
 }
@@ -412,6 +414,7 @@ func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...J
 	}, commonVolumes(spec, cluster.DBConfKey)...)
 	clientTLSOnly(volumes)
 	pod := podSpec(volumes, c)
+	pod.ImagePullSecrets = PullSecrets(spec)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	placeOnDataNodes(spec, &pod)
 
@@ -476,8 +479,10 @@ func pgbackrestServer(spec *cluster.Spec) corev1.Container {
 // mounts every pgBackRest process needs (config, TLS, writable emptyDirs).
 func container(spec *cluster.Spec, name string, command []string) corev1.Container {
 	return corev1.Container{
-		Name:            name,
-		Image:           spec.Image,
+		Name:  name,
+		Image: spec.PodImage(),
+		// Right for a pinned digest (the same bytes everywhere); before the pin, create's first
+		// pods take what the node has, and the pin records exactly that.
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         command,
 		VolumeMounts: []corev1.VolumeMount{

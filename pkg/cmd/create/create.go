@@ -57,6 +57,8 @@ type Options struct {
 	// ArchiveBacklogMax bounds the WAL kept for a repository that is down; "" derives it.
 	ArchiveBacklogMax string
 	NodeLabels        []string
+	// ImagePullSecrets are the --image-pull-secret names, set on every pod.
+	ImagePullSecrets []string
 	// PostgresFrom narrows who may connect to 5432 (the primary's NetworkPolicy); empty: everyone.
 	PostgresFrom []string
 	S3Secret     string
@@ -172,6 +174,8 @@ and a warning says so.`,
 	f.StringVar(&o.RepoSize, "repo-size", o.RepoSize, "Size of the local repository volume (storage local)")
 	f.StringVar(&o.ArchiveBacklogMax, "archive-backlog-max", o.ArchiveBacklogMax,
 		"Most WAL kept in pg_wal while a repository cannot be reached, then given up for it (default: a quarter of --pgdata-size)")
+	f.StringArrayVar(&o.ImagePullSecrets, "image-pull-secret", o.ImagePullSecrets,
+		"Secret (type kubernetes.io/dockerconfigjson) with the credentials to pull --image, set on every pod (repeatable; kept by update)")
 	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary and its restore Jobs on nodes with this label, key=value (repeatable; not the repository host)")
 	f.StringArrayVar(&o.PostgresFrom, "postgres-from", o.PostgresFrom,
 		"Admit connections to PostgreSQL (5432) only from this CIDR or label selector of pods in the namespace (repeatable; default: from anywhere)")
@@ -217,6 +221,11 @@ func (o *Options) Validate() error {
 	}
 	if err := (&cluster.Spec{PGDataSize: o.PGDataSize, ArchiveBacklogMax: o.ArchiveBacklogMax}).ValidateArchiveBacklog(); err != nil {
 		errs = append(errs, err)
+	}
+	for _, n := range o.ImagePullSecrets {
+		if err := cluster.ValidateImagePullSecret(n); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	sel, err := cluster.ParseNodeLabels(o.NodeLabels)
 	if err != nil {
@@ -303,7 +312,17 @@ func (o *Options) config() create.Config {
 		Version:           version.Version,
 		ImageExplicit:     o.Changed != nil && o.Changed("image"),
 		Cipher:            o.cipher,
+		ImagePullSecrets:  o.pullSecrets(),
 	}
+}
+
+// pullSecrets are the --image-pull-secret names when the flag was given (nil: not given, so a
+// create that never finished keeps what it has).
+func (o *Options) pullSecrets() []string {
+	if o.Changed == nil || !o.Changed("image-pull-secret") {
+		return nil
+	}
+	return slices.Clone(o.ImagePullSecrets)
 }
 
 // Run creates the cluster, or prints it with --dry-run.
@@ -391,6 +410,9 @@ func (o *Options) warnIgnored(spec *cluster.Spec) {
 	}
 	if o.Changed("node-label") && !maps.Equal(o.nodeSelector, spec.NodeSelector) {
 		diffs = append(diffs, diff{"node-label", fmt.Sprint(o.nodeSelector), fmt.Sprint(spec.NodeSelector)})
+	}
+	if o.Changed("image-pull-secret") && !slices.Equal(o.ImagePullSecrets, spec.ImagePullSecrets) {
+		diffs = append(diffs, diff{"image-pull-secret", strings.Join(o.ImagePullSecrets, " "), strings.Join(spec.ImagePullSecrets, " ")})
 	}
 	if o.Changed("postgres-from") && !slices.Equal(o.PostgresFrom, spec.PostgresFrom) {
 		diffs = append(diffs, diff{"postgres-from", strings.Join(o.PostgresFrom, " "), strings.Join(spec.PostgresFrom, " ")})

@@ -39,7 +39,10 @@ type Cluster struct {
 	Namespace string   `json:"namespace"`
 	Storage   []string `json:"storage"`
 	Image     string   `json:"image"`
-	DataPVC   string   `json:"dataPVC"`
+	// PinnedImage is what every pod runs: the repository of Image at the digest create (or update)
+	// pinned; "" before the pin.
+	PinnedImage string `json:"pinnedImage"`
+	DataPVC     string `json:"dataPVC"`
 	// Primary is "ready", "not ready" or "missing" (no Deployment).
 	Primary string `json:"primary"`
 	// Created is false while a create has not finished (it writes its marker last).
@@ -69,7 +72,7 @@ func (r *Result) Table() ([]string, [][]string) {
 	}
 	headers = append(headers, "NAME", "STORAGE", "PRIMARY", "AGE")
 	if r.wide {
-		headers = append(headers, "IMAGE", "DATA PVC", "CERTS EXPIRE")
+		headers = append(headers, "IMAGE", "DIGEST", "DATA PVC", "CERTS EXPIRE")
 	}
 	rows := make([][]string, 0, len(r.Clusters))
 	for _, c := range r.Clusters {
@@ -88,7 +91,11 @@ func (r *Result) Table() ([]string, [][]string) {
 			if c.CertificatesNotAfter != nil {
 				expire = c.CertificatesNotAfter.Format(time.DateOnly)
 			}
-			row = append(row, c.Image, c.DataPVC, expire)
+			digest := "-"
+			if d := cluster.ImageRefDigest(c.PinnedImage); d != "" {
+				digest = d[:len("sha256:")+12] // as `crictl images` shortens it; -o json has it all
+			}
+			row = append(row, c.Image, digest, c.DataPVC, expire)
 		}
 		rows = append(rows, row)
 	}
@@ -240,6 +247,7 @@ func fromConfigMap(cm *corev1.ConfigMap, deployments map[string]*appsv1.Deployme
 		Name:              spec.Name,
 		Namespace:         cm.Namespace,
 		Image:             spec.Image,
+		PinnedImage:       pinned(spec),
 		DataPVC:           spec.DataPVC,
 		Primary:           PrimaryMissing,
 		CreationTimestamp: cm.CreationTimestamp.UTC(),
@@ -291,4 +299,11 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	res := &Result{Clusters: clusters, wide: o.wide, allNamespaces: o.AllNamespaces, now: now}
 	return output.Print(o.Out, o.format, res)
+}
+
+func pinned(spec *cluster.Spec) string {
+	if spec.ImageDigest == "" {
+		return ""
+	}
+	return spec.PodImage()
 }

@@ -208,3 +208,27 @@ func TestListCertificates(t *testing.T) {
 		t.Errorf("json without Secrets: %s", out)
 	}
 }
+
+// A pinned cluster shows the digest its pods run: the start in the wide table, all of it in json.
+func TestListShowsThePin(t *testing.T) {
+	objs := clusterObjects(t, "a", "pg1", true, true, pgbackrest.Local)
+	cm := objs[0].(*corev1.ConfigMap)
+	spec, err := cluster.Parse(cm.Data[cluster.SpecKey], "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.ImageDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	if cm.Data[cluster.SpecKey], err = spec.JSON(); err != nil {
+		t.Fatal(err)
+	}
+	o := newOptions(objs...)
+	o.Output = "wide"
+	if out := run(t, o); !strings.Contains(out, "DIGEST") || !strings.Contains(out, "sha256:0123456789ab ") {
+		t.Errorf("wide table lacks the digest:\n%s", out)
+	}
+	o = newOptions(objs...)
+	o.Output = "json"
+	if out := run(t, o); !strings.Contains(out, `"pinnedImage": "img@`+spec.ImageDigest+`"`) {
+		t.Errorf("json lacks pinnedImage:\n%s", out)
+	}
+}
