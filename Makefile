@@ -16,7 +16,7 @@ LDFLAGS ?= -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$
 GO      ?= go
 GOFILES  = $(shell find . -name '*.go' -not -path './.git/*' -not -path './vendor/*')
 
-.PHONY: help build install unit lint verify fmt vet clean docs docs-check image-bin image image-push
+.PHONY: help build install unit lint verify fmt vet clean docs docs-check image-bin image image-push registry-given
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,9 +69,12 @@ image: image-bin ## Build the PostgreSQL images (15, 17) and the plugin image as
 	@for major in $(IMAGE_MAJORS); do bash test/cluster/build-image.sh postgres $$major >/dev/null || exit 1; done
 	bash test/cluster/build-image.sh plugin $(BIN_DIR)/image >/dev/null
 
-image-push: image ## Push the images to REGISTRY (e.g. REGISTRY=registry.example.com/db): postgres:<major>-$(VERSION), kubectl-pgbackrest:$(VERSION)
-	@[ -n "$(REGISTRY)" ] || { echo "set REGISTRY, e.g. make image-push REGISTRY=registry.example.com/db"; exit 2; }
+image-push: registry-given image ## Push the images to REGISTRY (e.g. REGISTRY=registry.example.com/db): postgres:<major>-$(VERSION), kubectl-pgbackrest:$(VERSION)
 	bash test/cluster/push-images.sh $(REGISTRY) $(VERSION)
+
+# Before anything is built: a push with no REGISTRY is a usage error.
+registry-given:
+	@[ -n "$(REGISTRY)" ] || { echo "set REGISTRY, e.g. make image-push REGISTRY=registry.example.com/db"; exit 2; }
 
 clean: ## Remove build output
 	rm -rf $(BIN_DIR)
