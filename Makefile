@@ -48,7 +48,7 @@ docs-check: ## Fail when docs/commands/ is not what make docs writes
 
 lint: verify ## Same as verify
 
-verify: vet docs-check krew-verify ## Check formatting, vet, generated docs, go.mod tidiness and the krew manifest (krew validator + real install)
+verify: vet docs-check krew-verify actionlint ## Check formatting, vet, generated docs, go.mod tidiness, the krew manifest (krew validator + real install) and the workflows (actionlint)
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "not gofmt'ed (run make fmt):"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
@@ -80,4 +80,5 @@ clean: ## Remove build output
 	rm -rf $(BIN_DIR)
 
 -include krew/release.mk
+-include .github/workflows.mk
 -include test/cluster/cluster.mk

@@ -4,9 +4,11 @@
 # kubectl_complete-pgbackrest; then $DIST_DIR/checksums.txt (sha256sum format).
 # Called by `make dist` (krew/release.mk), which sets the environment below.
 #
-# Reproducible: CGO_ENABLED=0 and -trimpath for the binaries; archive members sorted, owned by 0:0,
-# with normalised modes and SOURCE_DATE_EPOCH as their mtime; gzip -n (no name, no time); zip -X -D
-# (no extra attributes, no directory entries) with TZ=UTC so the DOS times do not depend on the host.
+# Reproducible: CGO_ENABLED=0, -trimpath and -buildvcs=false for the binaries (the version is in
+# -ldflags; git's state, which go build stamps by default, differs between a CI checkout and a
+# clone); archive members sorted, owned by 0:0, with normalised modes and SOURCE_DATE_EPOCH as their
+# mtime; gzip -n (no name, no time); zip -X -D (no extra attributes, no directory entries) with
+# TZ=UTC so the DOS times do not depend on the host.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -45,7 +47,7 @@ for platform in $DIST_PLATFORMS; do
   [ "$os" = windows ] && exe=$BIN.exe
   log "building $platform ($RELEASE_VERSION)"
   build() {
-    GOOS=$os GOARCH=$arch CGO_ENABLED=0 "$GO" build -trimpath -ldflags "$RELEASE_LDFLAGS" \
+    GOOS=$os GOARCH=$arch CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -ldflags "$RELEASE_LDFLAGS" \
       -o "$stage/$exe" ./cmd/kubectl-pgbackrest
   }
   # One retry: with other builds sharing the Go build cache, a build sometimes fails with
