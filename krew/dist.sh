@@ -5,8 +5,8 @@
 # Called by `make dist` (krew/release.mk), which sets the environment below.
 #
 # Reproducible: CGO_ENABLED=0, -trimpath and -buildvcs=false for the binaries (the version is in
-# -ldflags; git's state, which go build stamps by default, differs between a CI checkout and a
-# clone); archive members sorted, owned by 0:0, with normalised modes and SOURCE_DATE_EPOCH as their
+# -ldflags; go build stamps git's revision, time and dirtiness by default in a clone, not in a
+# linked worktree or an unpacked tarball, so the same commit would give different bytes); archive members sorted, owned by 0:0, with normalised modes and SOURCE_DATE_EPOCH as their
 # mtime; gzip -n (no name, no time); zip -X -D (no extra attributes, no directory entries) with
 # TZ=UTC so the DOS times do not depend on the host.
 set -euo pipefail
