@@ -6,9 +6,10 @@
 #
 # Reproducible: CGO_ENABLED=0, -trimpath and -buildvcs=false for the binaries (the version is in
 # -ldflags; go build stamps git's revision, time and dirtiness by default in a clone, not in a
-# linked worktree or an unpacked tarball, so the same commit would give different bytes); archive members sorted, owned by 0:0, with normalised modes and SOURCE_DATE_EPOCH as their
-# mtime; gzip -n (no name, no time); zip -X -D (no extra attributes, no directory entries) with
-# TZ=UTC so the DOS times do not depend on the host.
+# linked worktree or an unpacked tarball, so the same commit would give different bytes); archive
+# members sorted, owned by 0:0, with normalised modes and SOURCE_DATE_EPOCH as their mtime; gzip -n
+# (no name, no time); zip -X -D (no extra attributes, no directory entries) with TZ=UTC so the DOS
+# times do not depend on the host.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
