@@ -127,3 +127,47 @@ func writeFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// make image (the lab's build) and the workflow build the same PostgreSQL majors, and make
+// image-bin writes a plugin binary for every architecture the workflow publishes.
+func TestReleaseBuildsWhatMakeImageBuilds(t *testing.T) {
+	makefile := readFile(t, root+"/Makefile")
+	makeVar := func(name string) []string {
+		m := regexp.MustCompile(`(?m)^` + name + `\s*\?=\s*(.*)$`).FindStringSubmatch(makefile)
+		if m == nil {
+			t.Fatalf("the Makefile no longer sets %s", name)
+		}
+		return strings.Fields(m[1])
+	}
+	majors, arches := makeVar("IMAGE_MAJORS"), makeVar("IMAGE_ARCHES")
+	var built []string
+	for _, img := range builtImages(t, loadWorkflow(t)) {
+		if img.Target == "postgres" {
+			built = append(built, img.BuildArgs["PG_MAJOR"])
+		}
+		var platforms []string
+		for _, a := range arches {
+			platforms = append(platforms, "linux/"+a)
+		}
+		if !slices.Equal(img.Platforms, platforms) {
+			t.Errorf("%s: platforms %v; make image-bin builds %v (IMAGE_ARCHES)", img.Name, img.Platforms, platforms)
+		}
+	}
+	slices.SortFunc(built, byNumber)
+	slices.SortFunc(majors, byNumber)
+	if !slices.Equal(built, majors) {
+		t.Errorf("the workflow builds PostgreSQL %v; make image builds %v (IMAGE_MAJORS)", built, majors)
+	}
+}
+
+// BuildKit (docker buildx, the workflow's builder) keeps a default given to a predefined platform
+// ARG: `ARG TARGETARCH=amd64` would put the amd64 binary into the arm64 plugin image.
+func TestRecipePlatformArgsHaveNoDefault(t *testing.T) {
+	re := regexp.MustCompile(`(?m)^ARG\s+((?:TARGET|BUILD)(?:PLATFORM|OS|ARCH|VARIANT))\s*=`)
+	for _, m := range re.FindAllStringSubmatch(readFile(t, dockerfilePath), -1) {
+		t.Errorf("%s: ARG %s has a default; buildx would use it for every platform (declare it bare)", dockerfilePath, m[1])
+	}
+	if !regexp.MustCompile(`(?m)^ARG\s+TARGETARCH\s*$`).MatchString(readFile(t, dockerfilePath)) {
+		t.Errorf("%s: the plugin stage no longer declares ARG TARGETARCH", dockerfilePath)
+	}
+}
