@@ -13,7 +13,7 @@ import (
 func validSpec(storages ...pgbackrest.Storage) *Spec {
 	s := New("pg1", "ns")
 	s.Storages = storages
-	s.Image = "pgbackrest-pg15:test"
+	s.Image = "pgbackrest-pg17:test"
 	s.S3 = S3{Bucket: "bkt", Endpoint: "s3.example", Region: "us-east-1", URIStyle: "path", VerifyTLS: true, HasCA: true}
 	return s
 }
@@ -226,7 +226,9 @@ func TestSpecValidate(t *testing.T) {
 		{"bad node selector", func(s *Spec) { s.NodeSelector = map[string]string{"a b": "c"} }, "--node-label"},
 		{"s3 without bucket", func(s *Spec) { s.S3.Bucket = "" }, "bucket, endpoint and region"},
 		{"relative repo2 path", func(s *Spec) { s.Repo2Path = "x" }, "must be absolute"},
-		{"pg version", func(s *Spec) { s.PGVersion = 9 }, "version 9"},
+		{"pg version 9", func(s *Spec) { s.PGVersion = 9 }, "--pg-version 9"},
+		{"pg version 16: no image", func(s *Spec) { s.PGVersion = 16 }, "use 15 or 17"},
+		{"pg version 15", func(s *Spec) { s.PGVersion = 15 }, ""},
 		{"no data pvc", func(s *Spec) { s.DataPVC = "" }, "data PVC"},
 	}
 	for _, tt := range tests {
@@ -255,7 +257,7 @@ func TestSpecJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"storage": [`, `"pgVersion": 15`, `"pgdataSize": "1Gi"`, `"s3Secret": "pgbackrest-s3"`,
+	for _, key := range []string{`"storage": [`, `"pgVersion": 17`, `"pgdataSize": "1Gi"`, `"s3Secret": "pgbackrest-s3"`,
 		`"uriStyle": "path"`, `"hasCA": true`, `"repo2Path": "/backrestrepo/pg1-backrest-shared-repo"`, `"dataPVC": "pg1"`} {
 		if !strings.Contains(data, key) {
 			t.Errorf("spec.json lacks %s:\n%s", key, data)
@@ -290,7 +292,7 @@ func TestConfigParams(t *testing.T) {
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if p.RepoHost != "pg1-backrest-shared-repo" || p.PGHost != "pg1" || p.PGPath != "/pgdata/pg15" {
+	if p.RepoHost != "pg1-backrest-shared-repo" || p.PGHost != "pg1" || p.PGPath != "/pgdata/pg17" {
 		t.Errorf("hosts/paths: %+v", p)
 	}
 	if p.S3.CAFile != "/etc/pgbackrest/s3/aws-s3-ca.crt" || p.S3.Path != "/backrestrepo/pg1-backrest-shared-repo" || p.S3.Bucket != "bkt" {

@@ -16,7 +16,9 @@ import (
 
 // Defaults of a new cluster's spec.
 const (
-	DefaultPGVersion  = 15
+	// DefaultPGVersion is the PostgreSQL major of a new cluster without --pg-version. A cluster
+	// keeps the major of its stored spec (pgVersion) whatever the default becomes.
+	DefaultPGVersion  = 17
 	DefaultS3Secret   = "pgbackrest-s3"
 	DefaultPGDataSize = "1Gi"
 	DefaultRepoSize   = "2Gi"
@@ -210,8 +212,8 @@ func (s *Spec) Validate() error {
 			errs = append(errs, fmt.Errorf("unknown storage %q: use local or s3", st))
 		}
 	}
-	if s.PGVersion < 13 || s.PGVersion > 18 {
-		errs = append(errs, fmt.Errorf("PostgreSQL version %d is not supported: use 13 to 18", s.PGVersion))
+	if err := CheckPGVersion("--pg-version", s.PGVersion); err != nil {
+		errs = append(errs, err)
 	}
 	if s.Image == "" {
 		errs = append(errs, errors.New("no image: set --image"))

@@ -34,10 +34,6 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/workflow"
 )
 
-// DefaultImage is the image every pod runs unless --image says otherwise (docs/image.md states
-// the contract an image must meet).
-const DefaultImage = "ghcr.io/kubectl-pgbackrest/postgres:15-pgbackrest"
-
 // AnnotationCreatedAt on the cluster ConfigMap is the "done" marker of create, written last.
 const AnnotationCreatedAt = "pgbackrest.dev/created-at"
 
@@ -46,10 +42,14 @@ const AnnotationCreatedAt = "pgbackrest.dev/created-at"
 type Config struct {
 	Name, Namespace string
 	Storages        []pgbackrest.Storage
-	Image           string
-	StorageClass    string
-	PGDataSize      string
-	RepoSize        string
+	// PGVersion is the PostgreSQL major; 0 means cluster.DefaultPGVersion.
+	PGVersion int
+	// Image "" means cluster.DefaultImage of the PostgreSQL major (docs/image.md states the
+	// contract an image must meet).
+	Image        string
+	StorageClass string
+	PGDataSize   string
+	RepoSize     string
 	// ArchiveBacklogMax is the spec's ArchiveBacklogMax; "" derives it from PGDataSize.
 	ArchiveBacklogMax string
 	NodeSelector      map[string]string
@@ -104,9 +104,12 @@ var ErrNoS3Secret = errors.New("S3 Secret not found")
 func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
 	spec := cluster.New(cfg.Name, cfg.Namespace)
 	spec.Storages = slices.Clone(cfg.Storages)
+	if cfg.PGVersion != 0 {
+		spec.PGVersion = cfg.PGVersion
+	}
 	spec.Image = cfg.Image
 	if spec.Image == "" {
-		spec.Image = DefaultImage
+		spec.Image = cluster.DefaultImage(spec.PGVersion)
 	}
 	spec.StorageClass = cfg.StorageClass
 	if cfg.PGDataSize != "" {

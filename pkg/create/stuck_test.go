@@ -114,7 +114,7 @@ func TestBadImageStopsThenAnotherImageCompletes(t *testing.T) {
 	}
 
 	// Without --image the stored image stays.
-	cfg.Image, cfg.ImageExplicit = DefaultImage, false
+	cfg.Image, cfg.ImageExplicit = "", false
 	spec, _, err := Prepare(ctx, cs, cfg)
 	if err != nil || spec.Image != "bad:1" {
 		t.Fatalf("Prepare without --image: image %q, err %v; want the stored bad:1", spec.Image, err)

@@ -42,7 +42,7 @@ func testSpec(t *testing.T, storage string) *cluster.Spec {
 	}
 	s := cluster.New("pg1", "prod")
 	s.Storages = st
-	s.Image = "kubectl-pgbackrest/postgres:15"
+	s.Image = "kubectl-pgbackrest/postgres:17"
 	s.PGDataSize = "5Gi"
 	s.RepoSize = "10Gi"
 	s.CreatedBy = "v0.0.0-test"
@@ -332,9 +332,9 @@ func TestPrimaryDeployment(t *testing.T) {
 	pg, sidecar := p.Containers[0], p.Containers[1]
 	script := pg.Command[2]
 	for _, want := range []string{
-		"if [ ! -s /pgdata/pg15/PG_VERSION ]",
-		"initdb -D /pgdata/pg15 --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --data-checksums",
-		"exec postgres -D /pgdata/pg15",
+		"if [ ! -s /pgdata/pg17/PG_VERSION ]",
+		"initdb -D /pgdata/pg17 --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --data-checksums",
+		"exec postgres -D /pgdata/pg17",
 		"-c 'archive_command=sh /etc/pgbackrest/archive-push.sh %p %f'",
 		"exec 9>>/pgdata/.postmaster.fence\nif ! flock -n 9; then", "-c max_wal_size=640MB",
 		"-c archive_mode=on", "-c unix_socket_directories=/var/run/postgresql", "-c wal_level=replica",

@@ -273,7 +273,7 @@ func TestParseArchiveStatus(t *testing.T) {
 func TestRenderArchiveConfigsNameOneRepository(t *testing.T) {
 	p := DefaultConfigParams()
 	p.Storages = []Storage{Local, S3}
-	p.RepoHost, p.PGHost = "repo", "pg"
+	p.RepoHost, p.PGHost, p.PGPath = "repo", "pg", "/pgdata/pg17"
 	p.S3 = S3Settings{Bucket: "bkt", Endpoint: "s3:9000", Region: "r", Path: "/p"}
 	for _, tc := range []struct {
 		s                         Storage

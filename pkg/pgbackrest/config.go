@@ -23,7 +23,6 @@ const (
 // Paths and defaults shared by every pod that runs pgBackRest (docs/architecture.md, image.md).
 const (
 	DefaultStanza = "db"
-	DefaultPGPath = "/pgdata/pg15"
 	DefaultTLSDir = "/etc/pgbackrest/tls"
 	// DefaultConfigDir holds pgbackrest.conf and the per-repository files in every pod.
 	DefaultConfigDir = "/etc/pgbackrest"
@@ -106,7 +105,7 @@ type ConfigParams struct {
 	S3       S3Settings // used only when Storages contains S3
 	RepoHost string     // DNS name of the repository host's Service
 	PGHost   string     // DNS name of the primary's Service
-	PGPath   string     // PGDATA inside pods
+	PGPath   string     // PGDATA inside pods; it names the PostgreSQL major (cluster.Spec.PGData)
 	TLSDir   string     // holds ca.crt, server.crt, server.key, client.crt, client.key
 	// ConfigDir holds the configuration files in every pod; the primary names the repository
 	// host's remote-s3.conf in it (writeRepoHost).
@@ -127,7 +126,8 @@ type ConfigParams struct {
 	Cipher string
 }
 
-// DefaultConfigParams returns the plugin's defaults; callers fill Storages, S3, RepoHost and PGHost.
+// DefaultConfigParams returns the plugin's defaults; callers fill Storages, S3, RepoHost, PGHost
+// and PGPath (which follows the cluster's PostgreSQL major).
 //
 // Why these values:
 //   - zst level 3 (zstd's own default) with process-max 2: measured fastest here (117 MB/s to posix,
@@ -142,7 +142,6 @@ type ConfigParams struct {
 func DefaultConfigParams() ConfigParams {
 	return ConfigParams{
 		Stanza:         DefaultStanza,
-		PGPath:         DefaultPGPath,
 		TLSDir:         DefaultTLSDir,
 		ConfigDir:      DefaultConfigDir,
 		ClientCN:       DefaultClientCN,
@@ -418,6 +417,9 @@ func (p ConfigParams) writeCommon(w *confWriter, lockPath string) {
 	// Console output is what kubectl logs and exec streams show; log files would grow unbounded in an
 	// emptyDir, so they are off (log-path stays writable should someone turn them on).
 	w.set("log-level-console", "info")
+	// Warnings and errors on stderr, as 2.45 does by default: 2.53 changed the default to off,
+	// which sends them to stdout, into the JSON that info prints there and the plugin parses.
+	w.set("log-level-stderr", "warn")
 	w.set("log-level-file", "off")
 	w.set("log-path", LogPath)
 	w.set("lock-path", lockPath)

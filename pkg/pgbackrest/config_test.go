@@ -13,6 +13,7 @@ func testParams(storages ...Storage) ConfigParams {
 	p.Storages = storages
 	p.RepoHost = "c-backrest-shared-repo"
 	p.PGHost = "c"
+	p.PGPath = "/pgdata/pg17"
 	p.S3 = S3Settings{
 		Bucket:    "backups",
 		Endpoint:  "s3.pgbackrest-test.svc",

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Stanza is one element of `pgbackrest info --output=json` (2.45), as pgBackRest prints it. Field
-// names follow pgBackRest; Summary is the plugin's own stable view.
+// Stanza is one element of `pgbackrest info --output=json`, as pgBackRest prints it: 2.45 (the
+// PostgreSQL 15 image) and 2.55 (17) alike, whose JSON differ only by fields added (2.48's backup
+// lock sizes). Field names follow pgBackRest; Summary is the plugin's own stable view.
 type Stanza struct {
 	Name    string        `json:"name"`
 	Cipher  string        `json:"cipher"`
@@ -30,7 +31,12 @@ type StanzaStatus struct {
 	Lock    struct {
 		Backup struct {
 			Held bool `json:"held"`
-			// PercentCompleteX100 is present while a backup runs: 5012 means 50.12 %.
+			// SizeComplete and Size are the running backup's bytes done and to do (2.48 and later;
+			// absent before, and while the backup has not yet sized its files).
+			SizeComplete uint64 `json:"size-cplt,omitempty"`
+			Size         uint64 `json:"size,omitempty"`
+			// PercentCompleteX100 (5012 means 50.12 %) is what pgBackRest's text output shows;
+			// its JSON has never carried it (2.45 to 2.55), but a wrapper may.
 			PercentCompleteX100 *uint64 `json:"pct-cplt,omitempty"`
 		} `json:"backup"`
 	} `json:"lock"`
@@ -259,7 +265,11 @@ func Summarize(st Stanza) Summary {
 		BackupRunning: st.Status.Lock.Backup.Held,
 		Repositories:  []RepositorySummary{},
 	}
-	if pct := st.Status.Lock.Backup.PercentCompleteX100; pct != nil {
+	if b := st.Status.Lock.Backup; b.Size > 0 {
+		// Two decimals, as pgBackRest's own text output rounds it.
+		v := float64(min(b.SizeComplete, b.Size)*10000/b.Size) / 100
+		s.BackupPercent = &v
+	} else if pct := b.PercentCompleteX100; pct != nil {
 		v := float64(*pct) / 100
 		s.BackupPercent = &v
 	}

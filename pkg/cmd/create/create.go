@@ -2,11 +2,13 @@
 package create
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,8 +50,11 @@ const (
 type Options struct {
 	genericiooptions.IOStreams
 
-	Name         string
-	Storage      string
+	Name    string
+	Storage string
+	// PGVersion is the PostgreSQL major (cluster.SupportedPGVersions).
+	PGVersion int
+	// Image "" is the default image of PGVersion (cluster.DefaultImage).
 	Image        string
 	StorageClass string
 	PGDataSize   string
@@ -91,7 +96,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
 		IOStreams:  streams,
 		Storage:    string(pgbackrest.Local),
-		Image:      create.DefaultImage,
+		PGVersion:  cluster.DefaultPGVersion,
 		PGDataSize: "10Gi",
 		RepoSize:   "20Gi",
 		S3Secret:   cluster.DefaultS3Secret,
@@ -114,6 +119,12 @@ configuration and TLS certificates, then initialise the pgBackRest stanza and ch
 archiving reaches every repository. Storage "local" keeps the repository on a volume of the
 repository host (repo1), "s3" in the namespace's S3 bucket (repo2; create the S3 Secret first
 with ` + "`kubectl pgbackrest s3 configure`" + `), "local,s3" archives to both.
+
+--pg-version chooses the PostgreSQL major: 17 (the default) or 15, the majors an image is built
+and tested for; it is fixed at create, and a cluster keeps the major it was created with. Without
+--image every pod runs ` + cluster.DefaultImageRepository + `:<major>-<plugin version>, the
+image released with this plugin; --image names your own (docs/image.md: it must hold PostgreSQL
+of --pg-version).
 
 --node-label places the primary, and with it every restore Job that fills a data volume for it
 (a restore may replace the labels with its own --node-label). The repository host is not placed
@@ -149,6 +160,9 @@ and a warning says so.`,
   kubectl pgbackrest s3 configure --bucket backups --endpoint minio.minio.svc:9000 --region us-east-1 --key-from-env
   kubectl pgbackrest create pg1 --storage=local,s3 --pgdata-size 50Gi --repo-size 100Gi
 
+  # PostgreSQL 15 instead of 17
+  kubectl pgbackrest create pg1 --pg-version 15
+
   # encrypted repositories (aes-256-cbc, passphrase generated into a Secret)
   kubectl pgbackrest create pg1 --storage=s3 --encrypt
 
@@ -157,6 +171,7 @@ and a warning says so.`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
+			o.Changed = cmd.Flags().Changed // Validate tells --image "" from no --image
 			if err := o.Validate(); err != nil {
 				return cmdutil.Usage(err)
 			}
@@ -168,7 +183,9 @@ and a warning says so.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Storage, "storage", o.Storage, "Where WAL and backups go: local, s3 or local,s3 (fixed at create)")
-	f.StringVar(&o.Image, "image", o.Image, "Image with PostgreSQL and pgBackRest for every pod (see docs/image.md)")
+	f.IntVar(&o.PGVersion, "pg-version", o.PGVersion, "PostgreSQL major version: "+cluster.SupportedPGVersionsText()+" (fixed at create)")
+	f.StringVar(&o.Image, "image", o.Image, "Image with PostgreSQL of --pg-version and pgBackRest for every pod (default "+
+		cluster.DefaultImageRepository+":<pg-version>-<this plugin's version>; see docs/image.md)")
 	f.StringVar(&o.StorageClass, "storage-class", o.StorageClass, "StorageClass of the volumes (default: the cluster's default)")
 	f.StringVar(&o.PGDataSize, "pgdata-size", o.PGDataSize, "Size of the PostgreSQL data volume")
 	f.StringVar(&o.RepoSize, "repo-size", o.RepoSize, "Size of the local repository volume (storage local)")
@@ -187,6 +204,7 @@ and a warning says so.`,
 	f.BoolVar(&o.Encrypt, "encrypt", o.Encrypt, "Encrypt every repository (--cipher=aes-256-cbc) with a generated passphrase, in Secret CLUSTER-pgbackrest-cipher (fixed at create)")
 	f.StringVar(&o.Cipher, "cipher", o.Cipher, "Repository cipher: none (the default) or aes-256-cbc (fixed at create)")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the cluster to become ready; a timeout leaves it working: re-run to resume")
+	_ = cmd.RegisterFlagCompletionFunc("pg-version", cobra.FixedCompletions(pgVersionWords(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3", "local,s3"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("cipher", cobra.FixedCompletions([]string{pgbackrest.CipherNone, pgbackrest.CipherAES256CBC}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp))
@@ -205,8 +223,12 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	o.storages = storages
-	if strings.TrimSpace(o.Image) == "" || strings.ContainsAny(o.Image, " \t\n") {
-		errs = append(errs, fmt.Errorf("invalid --image %q: give an image reference, e.g. %s", o.Image, create.DefaultImage))
+	if err := cluster.CheckPGVersion("--pg-version", o.PGVersion); err != nil {
+		errs = append(errs, err)
+	}
+	if (o.Changed != nil && o.Changed("image") && strings.TrimSpace(o.Image) == "") || strings.ContainsAny(o.Image, " \t\n") {
+		errs = append(errs, fmt.Errorf("invalid --image %q: give an image reference, e.g. %s, or leave --image out for that default",
+			o.Image, cluster.DefaultImage(cmp.Or(o.PGVersion, cluster.DefaultPGVersion))))
 	}
 	if o.StorageClass != "" {
 		if err := cmdutil.ValidateName("--storage-class", o.StorageClass); err != nil {
@@ -300,6 +322,7 @@ func (o *Options) config() create.Config {
 		Name:              o.Name,
 		Namespace:         o.Namespace,
 		Storages:          o.storages,
+		PGVersion:         o.PGVersion,
 		Image:             o.Image,
 		StorageClass:      o.StorageClass,
 		PGDataSize:        o.PGDataSize,
@@ -398,6 +421,7 @@ func (o *Options) warnIgnored(spec *cluster.Spec) {
 			diffs = append(diffs, diff{flag, given, stored})
 		}
 	}
+	check("pg-version", strconv.Itoa(o.PGVersion), strconv.Itoa(spec.PGVersion))
 	check("image", o.Image, spec.Image)
 	check("storage-class", o.StorageClass, spec.StorageClass)
 	check("pgdata-size", o.PGDataSize, spec.PGDataSize)
@@ -558,6 +582,14 @@ func objectRef(obj runtime.Object) string {
 		name = m.GetName()
 	}
 	return kind + "/" + name
+}
+
+func pgVersionWords() []string {
+	out := make([]string, len(cluster.SupportedPGVersions))
+	for i, v := range cluster.SupportedPGVersions {
+		out[i] = strconv.Itoa(v)
+	}
+	return out
 }
 
 func storageNames(s []pgbackrest.Storage) []string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,9 @@ type Cluster struct {
 	Name      string   `json:"name"`
 	Namespace string   `json:"namespace"`
 	Storage   []string `json:"storage"`
-	Image     string   `json:"image"`
+	// PGVersion is the PostgreSQL major the cluster runs (fixed at create).
+	PGVersion int    `json:"pgVersion"`
+	Image     string `json:"image"`
 	// PinnedImage is what every pod runs: the repository of Image at the digest create (or update)
 	// pinned; "" before the pin.
 	PinnedImage string `json:"pinnedImage"`
@@ -70,7 +73,7 @@ func (r *Result) Table() ([]string, [][]string) {
 	if r.allNamespaces {
 		headers = append(headers, "NAMESPACE")
 	}
-	headers = append(headers, "NAME", "STORAGE", "PRIMARY", "AGE")
+	headers = append(headers, "NAME", "STORAGE", "POSTGRES", "PRIMARY", "AGE")
 	if r.wide {
 		headers = append(headers, "IMAGE", "DIGEST", "DATA PVC", "CERTS EXPIRE")
 	}
@@ -84,7 +87,7 @@ func (r *Result) Table() ([]string, [][]string) {
 		if !c.Created {
 			primary += " (creating)"
 		}
-		row = append(row, c.Name, strings.Join(c.Storage, ","), primary,
+		row = append(row, c.Name, strings.Join(c.Storage, ","), strconv.Itoa(c.PGVersion), primary,
 			duration.HumanDuration(r.now.Sub(c.CreationTimestamp)))
 		if r.wide {
 			expire := "-"
@@ -246,6 +249,7 @@ func fromConfigMap(cm *corev1.ConfigMap, deployments map[string]*appsv1.Deployme
 	c := Cluster{
 		Name:              spec.Name,
 		Namespace:         cm.Namespace,
+		PGVersion:         spec.PGVersion,
 		Image:             spec.Image,
 		PinnedImage:       pinned(spec),
 		DataPVC:           spec.DataPVC,
