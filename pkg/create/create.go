@@ -42,8 +42,10 @@ const AnnotationCreatedAt = "pgbackrest.dev/created-at"
 type Config struct {
 	Name, Namespace string
 	Storages        []pgbackrest.Storage
-	// PGVersion is the PostgreSQL major; 0 means cluster.DefaultPGVersion.
-	PGVersion int
+	// PGVersion is the PostgreSQL major; 0 means cluster.DefaultPGVersion. Fixed at create:
+	// PGVersionExplicit (--pg-version given) with another major than an existing cluster's is refused.
+	PGVersion         int
+	PGVersionExplicit bool
 	// Image "" means cluster.DefaultImage of the PostgreSQL major (docs/image.md states the
 	// contract an image must meet).
 	Image        string
@@ -248,6 +250,9 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 				ErrStorageFixed, cfg.Name, storageString(stored.Storages), storageString(cfg.Storages), storageString(stored.Storages)))
 		}
 		if err := checkCipherFixed(stored, cfg); err != nil {
+			return nil, nil, err
+		}
+		if err := checkPGVersionFixed(stored, cm, cfg); err != nil {
 			return nil, nil, err
 		}
 		if stored.Has(pgbackrest.S3) {

@@ -2,6 +2,7 @@ package create
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
@@ -82,4 +84,46 @@ func envOf(env []corev1.EnvVar, name string) string {
 		}
 	}
 	return ""
+}
+
+// An explicit --pg-version other than the cluster's is refused before anything is written, with
+// exit status 2; the same major, or none, goes on.
+func TestPGVersionFixedAtCreate(t *testing.T) {
+	ctx := context.Background()
+	cs := newClient(t)
+	cfg := config(pgbackrest.Local)
+	cfg.PGVersion = 15
+	if _, err := Run(ctx, deps(cs, &fakeExec{}, &reporter{}), cfg); err != nil {
+		t.Fatal(err)
+	}
+	before := len(writes(cs))
+	other := config(pgbackrest.Local)
+	other.PGVersion, other.PGVersionExplicit = 17, true
+	_, err := Run(ctx, deps(cs, &fakeExec{}, &reporter{}), other)
+	if !errors.Is(err, ErrPGVersionFixed) || exitcode.For(err) != exitcode.UsageError ||
+		!strings.Contains(err.Error(), "runs PostgreSQL 15, not 17; keep --pg-version 15") {
+		t.Errorf("explicit 17 on a 15 cluster: exit %d, %v", exitcode.For(err), err)
+	}
+	if w := writes(cs)[before:]; len(w) != 0 {
+		t.Errorf("refused create wrote %q", w)
+	}
+	same := config(pgbackrest.Local)
+	same.PGVersion, same.PGVersionExplicit = 15, true
+	if res, err := Run(ctx, deps(cs, &fakeExec{}, &reporter{}), same); err != nil || res.Changed {
+		t.Errorf("explicit 15 on a 15 cluster: changed %v, %v", res != nil && res.Changed, err)
+	}
+
+	// A create that has not finished says how to start over.
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "pg1-pgbackrest", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(cm.Annotations, AnnotationCreatedAt)
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, deps(cs, &fakeExec{}, &reporter{}), other); !errors.Is(err, ErrPGVersionFixed) ||
+		!strings.Contains(err.Error(), "kubectl pgbackrest delete pg1 --delete-data -n ns1") {
+		t.Errorf("explicit 17 on an unfinished 15 create: %v", err)
+	}
 }

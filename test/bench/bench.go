@@ -139,7 +139,7 @@ func (b *bench) createCluster(ctx context.Context, res *Results) error {
 	}
 	logf("creating cluster %s/%s (local,s3)", ns, b.cfg.Cluster)
 	size := fmt.Sprintf("%dGi", 2+b.cfg.Scale/10)
-	if _, err := b.kpg(ctx, "create", b.cfg.Cluster, "--storage=local,s3", "--image", b.cfg.Image,
+	if _, err := b.kpg(ctx, "create", b.cfg.Cluster, "--storage=local,s3", "--image", b.cfg.Image, "--pg-version", b.cfg.PGVersion,
 		"--pgdata-size", size, "--repo-size", size); err != nil {
 		return err
 	}

@@ -34,7 +34,9 @@ type Config struct {
 	Cluster   string
 
 	Image string
-	S3    S3Env
+	// PGVersion is Image's PostgreSQL major, passed to create --pg-version.
+	PGVersion string
+	S3        S3Env
 }
 
 // S3Env is the local cluster's S3 server as its env file describes it.
@@ -51,6 +53,8 @@ func configFromEnv() (Config, error) {
 		Namespace: "pgbr-bench", ListNS: "pgbr-bench-list", Cluster: "bench",
 		OutDir: env("BENCH_OUT", "test/bench/results"),
 		Image:  os.Getenv("PGBR_IMAGE"),
+		// PGBR_IMAGE's PostgreSQL major (15 in the lab, as the direct runs on this machine are).
+		PGVersion: env("PGBR_IMAGE_PG_VERSION", "15"),
 		S3: S3Env{
 			Endpoint: os.Getenv("PGBR_S3_ENDPOINT"), HostEndpoint: os.Getenv("PGBR_S3_HOST_ENDPOINT"),
 			Bucket: os.Getenv("PGBR_S3_BUCKET"), Region: os.Getenv("PGBR_S3_REGION"), CA: os.Getenv("PGBR_S3_CA"),

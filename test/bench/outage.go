@@ -194,7 +194,7 @@ func (b *bench) measureOutage(ctx context.Context, res *Results) error {
 	kpg := func(ctx context.Context, args ...string) (Output, error) {
 		return b.plugin.Run(ctx, "kubectl", append([]string{"pgbackrest", "-n", ns}, args...)...)
 	}
-	if _, err := kpg(ctx, "create", c, "--storage=local,s3", "--image", b.cfg.Image,
+	if _, err := kpg(ctx, "create", c, "--storage=local,s3", "--image", b.cfg.Image, "--pg-version", b.cfg.PGVersion,
 		"--pgdata-size", "2Gi", "--repo-size", "2Gi", "--timeout", "8m"); err != nil {
 		return err
 	}

@@ -78,8 +78,8 @@ func removeS3Repo(t *testing.T, c string) {
 }
 
 func createArgs(t *testing.T, c, storage string) []string {
-	return []string{"create", c, "--storage=" + storage, "--image", env(t, "PGBR_IMAGE"),
-		"--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m"}
+	return append(append([]string{"create", c, "--storage=" + storage}, imageFlags(t)...),
+		"--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m")
 }
 
 func testCreate(t *testing.T, storage string) {

@@ -63,7 +63,7 @@ func TestOwnership(t *testing.T) {
 	before := foreignState(ns)
 	t.Logf("foreign objects:\n%s", before)
 
-	r := ns.plugin(2*time.Minute, "create", "orders", "--image", img, "--timeout", "1m")
+	r := ns.plugin(2*time.Minute, "create", "orders", "--image", img, "--pg-version", imageMajor(), "--timeout", "1m")
 	if r.Code != 2 {
 		t.Errorf("create over foreign objects: exit %d, want 2\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}

@@ -49,7 +49,7 @@ func testWaitsNoSuchImage(t *testing.T) {
 	c := clusterName(ns)
 	const bad = "localhost/nosuch/image:1"
 	// --timeout is well above the bound, so exit 1 in time can only come from the explanation.
-	args := []string{"create", c, "--storage=local", "--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "5m"}
+	args := []string{"create", c, "--storage=local", "--pg-version", imageMajor(), "--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "5m"}
 	r, took := timed(func() result { return ns.plugin(6*time.Minute, append(args, "--image", bad)...) })
 	mustFailFast(t, r, took, "cannot pull image", bad, "--image IMAGE")
 	if strings.Contains(r.Stderr, "re-run the same command to resume") {
@@ -60,7 +60,7 @@ func testWaitsNoSuchImage(t *testing.T) {
 		t.Errorf("%d lines say the pull failed; want one per change:\n%s", n, r.Stderr)
 	}
 
-	r = ns.mustPlugin(10*time.Minute, append(args, "--image", env(t, "PGBR_IMAGE"), "--timeout", "8m")...)
+	r = ns.mustPlugin(10*time.Minute, append(append(args, imageFlags(t)...), "--timeout", "8m")...)
 	if !strings.Contains(r.Stdout, "created (resumed)") {
 		t.Errorf("corrected re-run: stdout %q, want a resumed create", r.Stdout)
 	}
@@ -74,7 +74,7 @@ func testWaitsNoSuchStorageClass(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "waits-sc")
 	c := clusterName(ns)
-	args := []string{"create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi"}
+	args := append(append([]string{"create", c, "--storage=local"}, imageFlags(t)...), "--pgdata-size", "1Gi", "--repo-size", "1Gi")
 	r, took := timed(func() result {
 		return ns.plugin(6*time.Minute, append(args, "--storage-class", "nosuch", "--timeout", "5m")...)
 	})
@@ -92,7 +92,7 @@ func testWaitsNoSuchStorageClassAsRole(t *testing.T) {
 	ns := newNamespace(t, "waits-sc-role")
 	kc := ns.roleUser()
 	c := clusterName(ns)
-	args := []string{"--kubeconfig", kc, "create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi"}
+	args := append(append([]string{"--kubeconfig", kc, "create", c, "--storage=local"}, imageFlags(t)...), "--pgdata-size", "1Gi", "--repo-size", "1Gi")
 	r, took := timed(func() result {
 		return ns.plugin(6*time.Minute, append(args, "--storage-class", "nosuch", "--timeout", "5m")...)
 	})
@@ -113,7 +113,7 @@ spec:
     pods: "0"
 `)
 	c := clusterName(ns)
-	args := []string{"create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pgdata-size", "1Gi", "--repo-size", "1Gi"}
+	args := append(append([]string{"create", c, "--storage=local"}, imageFlags(t)...), "--pgdata-size", "1Gi", "--repo-size", "1Gi")
 	r, took := timed(func() result { return ns.plugin(6*time.Minute, append(args, "--timeout", "5m")...) })
 	mustFailFast(t, r, took, "cannot create its pod", "exceeded quota", "ResourceQuota")
 	// Every refusal names another pod: still one progress line, and the error.

@@ -323,6 +323,7 @@ func (o *Options) config() create.Config {
 		Namespace:         o.Namespace,
 		Storages:          o.storages,
 		PGVersion:         o.PGVersion,
+		PGVersionExplicit: o.Changed != nil && o.Changed("pg-version"),
 		Image:             o.Image,
 		StorageClass:      o.StorageClass,
 		PGDataSize:        o.PGDataSize,
@@ -421,7 +422,6 @@ func (o *Options) warnIgnored(spec *cluster.Spec) {
 			diffs = append(diffs, diff{flag, given, stored})
 		}
 	}
-	check("pg-version", strconv.Itoa(o.PGVersion), strconv.Itoa(spec.PGVersion))
 	check("image", o.Image, spec.Image)
 	check("storage-class", o.StorageClass, spec.StorageClass)
 	check("pgdata-size", o.PGDataSize, spec.PGDataSize)
