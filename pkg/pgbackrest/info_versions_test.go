@@ -1,6 +1,7 @@
 package pgbackrest
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -65,4 +66,49 @@ func containsLine(s, line string) bool {
 		}
 	}
 	return false
+}
+
+// testdata/pgbackrest-2.55-info-two-repos.json is `pgbackrest --stanza=db --output=json info` of a
+// PostgreSQL 17 cluster of the e2e (TestPGVersions, PGBR_CAPTURE_INFO_DIR): a full backup in each
+// repository, archive 17-1. It reads as the 2.45 fixture does.
+func TestParseInfo255Fixture(t *testing.T) {
+	data, err := os.ReadFile("testdata/pgbackrest-2.55-info-two-repos.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stanzas, err := ParseInfo(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := FindStanza(stanzas, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.SystemID(1) != 7714608820906405904 || st.SystemID(2) != 7714608820906405904 {
+		t.Errorf("system-id lost precision: %+v", st.DB)
+	}
+	if len(st.Backup) != 2 || st.Backup[0].Backrest.Version != "2.55.1" || st.ArchiveID(1) != "17-1" || st.ArchiveID(2) != "17-1" {
+		t.Errorf("backups %+v, archive ids %q %q", st.Backup, st.ArchiveID(1), st.ArchiveID(2))
+	}
+	s := Summarize(st)
+	if s.Status.Code != 0 || s.BackupRunning || s.BackupPercent != nil || len(s.Repositories) != 2 {
+		t.Fatalf("summary: %+v", s)
+	}
+	for i, want := range []struct {
+		storage Storage
+		label   string
+	}{{Local, "20261202-074223F"}, {S3, "20261202-074230F"}} {
+		r := s.Repositories[i]
+		if r.Storage != want.storage || len(r.Backups) != 1 {
+			t.Fatalf("repository %d: %+v", i, r)
+		}
+		b := r.Backups[0]
+		if b.Label != want.label || b.Type != "full" || b.PGVersion != "17" || !b.WALInArchive || b.Size != 23585511 {
+			t.Errorf("%s backup: %+v", want.storage, b)
+		}
+		if r.Archive == nil || r.Archive.Max != "000000010000000000000006" || r.RecoveryWindow == nil ||
+			r.RecoveryWindow.FromBackup != want.label || r.RecoveryWindow.From != b.Stop {
+			t.Errorf("%s archive %+v, window %+v", want.storage, r.Archive, r.RecoveryWindow)
+		}
+	}
 }
