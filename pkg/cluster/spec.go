@@ -114,6 +114,13 @@ type Spec struct {
 	// (none) or aes-256-cbc, with the passphrase in Secret Names.CipherSecret.
 	Cipher string `json:"cipher,omitempty"`
 
+	// RunAsUser and FSGroup are the pods' uid and fsGroup, decided at create (--run-as-user, the
+	// namespace's OpenShift ranges) and fixed afterwards: the data directory belongs to that uid, so
+	// every later pod (restore Jobs included) runs as it. 0: the image's postgres user, 999 (specs
+	// written before they were recorded).
+	RunAsUser int64 `json:"runAsUser,omitempty"`
+	FSGroup   int64 `json:"fsGroup,omitempty"`
+
 	// DataPVC names the live data PVC: `<name>` at create, `<name>-<restore id>` after a restore.
 	DataPVC string `json:"dataPVC"`
 	// CreatedBy is the plugin version that created the cluster.
@@ -133,7 +140,21 @@ func New(name, namespace string) *Spec {
 		S3Secret:   DefaultS3Secret,
 		Repo2Path:  n.Repo2Path(),
 		DataPVC:    n.DataPVC(),
+		RunAsUser:  PostgresUID,
+		FSGroup:    PostgresUID,
 	}
+}
+
+// PodUser is who the cluster's pods run as: the recorded ids, 999 where none is.
+func (s *Spec) PodUser() PodUser {
+	u := PodUser{RunAsUser: s.RunAsUser, FSGroup: s.FSGroup}
+	if u.RunAsUser == 0 {
+		u.RunAsUser = PostgresUID
+	}
+	if u.FSGroup == 0 {
+		u.FSGroup = u.RunAsUser
+	}
+	return u
 }
 
 // Names returns the names of the cluster's objects.
@@ -255,6 +276,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.DataPVC == "" {
 		errs = append(errs, errors.New("no live data PVC"))
+	}
+	if s.RunAsUser < 0 || s.RunAsUser > MaxUID || s.FSGroup < 0 || s.FSGroup > MaxUID {
+		errs = append(errs, fmt.Errorf("runAsUser %d and fsGroup %d must be ids from 1 to %d", s.RunAsUser, s.FSGroup, MaxUID))
 	}
 	if err := s.checkCipher(); err != nil {
 		errs = append(errs, err)

@@ -70,6 +70,10 @@ type Config struct {
 	// ImagePullSecrets are the spec's ImagePullSecrets; a create that never finished takes them
 	// when given (the re-run after a pull that needed credentials).
 	ImagePullSecrets []string
+	// RunAsUser is --run-as-user: the pods' uid, or 0 for auto (PodUser). Fixed at create.
+	RunAsUser int64
+	// Warn receives Prepare's warnings (PodUser's); nil discards them.
+	Warn func(msg string)
 }
 
 // Deps are the side effects create needs, held narrowly so tests can fake them.
@@ -137,6 +141,9 @@ func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
 	}
 	spec.Cipher = cfg.Cipher
 	spec.ImagePullSecrets = slices.Clone(cfg.ImagePullSecrets)
+	// Without the namespace (a client dry run): --run-as-user, or 999; Prepare decides with it.
+	u, _ := cluster.NamespaceUser(cfg.Namespace, nil, cfg.RunAsUser)
+	spec.RunAsUser, spec.FSGroup = u.RunAsUser, u.FSGroup
 	spec.CreatedBy = cfg.Version
 	return spec
 }
@@ -283,6 +290,11 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (spec *cl
 		}
 	}
 	spec = NewSpec(cfg, s3)
+	u, err := PodUser(ctx, cs, cfg, cfg.Warn)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec.RunAsUser, spec.FSGroup = u.RunAsUser, u.FSGroup
 	if err := spec.Validate(); err != nil {
 		return nil, nil, exitcode.Usage(err)
 	}
@@ -312,6 +324,9 @@ func Run(ctx context.Context, deps Deps, cfg Config) (*Result, error) {
 	if now == nil {
 		now = time.Now
 		deps.Now = now
+	}
+	if cfg.Warn == nil {
+		cfg.Warn = deps.Warn
 	}
 	spec, cm, err := Prepare(ctx, deps.Client, cfg)
 	if err != nil {

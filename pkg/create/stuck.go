@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,8 +41,25 @@ func (w *run) stuckHint(e *kube.StuckError) string {
 	case kube.CauseStorageClass:
 		return fmt.Sprintf("for this cluster: kubectl pgbackrest delete %s -n %s --delete-data (nothing is stored on its volumes yet), "+
 			"then create it again with --storage-class set to a class that exists, or without it for the default class", name, ns)
+	case kube.CauseAdmission:
+		if refusesUser(e.Reason + " " + e.Detail) {
+			// The uid is fixed at create (the data directory will belong to it), so a re-run keeps it.
+			return fmt.Sprintf("for this cluster: kubectl pgbackrest delete %s -n %s --delete-data (its pods never ran), then create it "+
+				"again with --run-as-user set to a uid the namespace admits (pods now run as %d, fsGroup %d; see docs/openshift.md)",
+				name, ns, w.spec.PodUser().RunAsUser, w.spec.PodUser().FSGroup)
+		}
 	}
 	return "then re-run the same command"
+}
+
+// refusesUser says whether an admission refusal is about the pods' uid or fsGroup.
+func refusesUser(msg string) bool {
+	for _, w := range []string{"runAsUser", "fsGroup", "uid", "UID"} {
+		if strings.Contains(msg, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrNoStorageClass is wrapped by the error for a --storage-class that does not exist.

@@ -38,8 +38,9 @@ const (
 	PortPGBackRest = "pgbackrest"
 )
 
-// UID and GID of the image's postgres user (docs/image.md); pods run as it.
-const PostgresUID = 999
+// UID and GID of the image's postgres user (docs/image.md); pods run as it unless the spec
+// records another uid (podSecurityContext).
+const PostgresUID = cluster.PostgresUID
 
 // Volume names.
 const (
@@ -246,7 +247,7 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 		emptyDir(volSocket),
 	}, commonVolumes(spec, cluster.DBConfKey, primaryFiles(spec)...)...)
 
-	pod := podSpec(volumes, postgres, sidecar)
+	pod := podSpec(spec, volumes, postgres, sidecar)
 	pod.ImagePullSecrets = PullSecrets(spec)
 	placeOnDataNodes(spec, &pod)
 	pod.TerminationGracePeriodSeconds = ptr(int64(PrimaryTerminationGracePeriod))
@@ -375,7 +376,7 @@ func RepoHostDeployment(spec *cluster.Spec, repoConf string) *appsv1.Deployment 
 	volumes = append(volumes, commonVolumes(spec, cluster.RepoConfKey, repoFiles(spec)...)...)
 	withS3Access(spec, &server, &volumes)
 	server.Env = append(server.Env, cipherEnv(spec)...)
-	pod := podSpec(volumes, server)
+	pod := podSpec(spec, volumes, server)
 	pod.ImagePullSecrets = PullSecrets(spec)
 	return deployment(spec, n.RepoHost(), cluster.RoleRepo, pod,
 		map[string]string{cluster.AnnotationConfigHash: ConfigHash(repoConf)})
@@ -413,7 +414,7 @@ func RestoreJob(spec *cluster.Spec, id, pvcName string, args []string, opts ...J
 		{Name: volData, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvcName}}},
 	}, commonVolumes(spec, cluster.DBConfKey)...)
 	clientTLSOnly(volumes)
-	pod := podSpec(volumes, c)
+	pod := podSpec(spec, volumes, c)
 	pod.ImagePullSecrets = PullSecrets(spec)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	placeOnDataNodes(spec, &pod)
@@ -566,32 +567,33 @@ func commonVolumes(spec *cluster.Spec, confKey string, more ...string) []corev1.
 			Items:                items,
 			DefaultMode:          ptr(int32(0o444)),
 		}}},
-		// 0400 plus fsGroup: pgBackRest refuses a key with group or other permissions.
+		// The files belong to root, so the pods' uid reads them through its group: the kubelet
+		// gives them the pod's fsGroup and adds group read to any mode when there is one (0400
+		// would become 0440 anyway), and without an fsGroup a uid that runs with gid 0 (OpenShift's
+		// arbitrary uids) reads them as root's group. pgBackRest accepts a key owned by root that
+		// its group may read, and refuses any other group or other permission.
 		{Name: volTLS, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName:  n.TLSSecret(),
-			DefaultMode: ptr(int32(0o400)),
+			DefaultMode: ptr(int32(0o440)),
 		}}},
 	}
 	return append(vols, emptyDir(volTmp), emptyDir(volLog), emptyDir(volSpool))
 }
 
-// podSpec meets the "restricted" Pod Security Standard. Service links are off: a Service whose
+// podSpec meets the "restricted" Pod Security Standard, as the spec's user (podSecurityContext,
+// withPasswd). Service links are off: a Service whose
 // name starts with "pgbackrest" would otherwise put PGBACKREST_* variables in the environment,
 // which pgBackRest reads as options. The pods never call the Kubernetes API, so they get no token.
-func podSpec(volumes []corev1.Volume, containers ...corev1.Container) corev1.PodSpec {
+func podSpec(spec *cluster.Spec, volumes []corev1.Volume, containers ...corev1.Container) corev1.PodSpec {
+	for i := range containers {
+		withPasswd(spec, &containers[i])
+	}
 	return corev1.PodSpec{
 		Containers:                   containers,
 		Volumes:                      volumes,
 		EnableServiceLinks:           ptr(false),
 		AutomountServiceAccountToken: ptr(false),
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:        ptr(true),
-			RunAsUser:           ptr(int64(PostgresUID)),
-			RunAsGroup:          ptr(int64(PostgresUID)),
-			FSGroup:             ptr(int64(PostgresUID)),
-			FSGroupChangePolicy: ptr(corev1.FSGroupChangeOnRootMismatch),
-			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		SecurityContext:              podSecurityContext(spec),
 	}
 }
 

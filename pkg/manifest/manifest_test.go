@@ -378,7 +378,7 @@ func TestPrimaryDeployment(t *testing.T) {
 	if cm := vols["config"].ConfigMap; cm == nil || cm.Name != "pg1-pgbackrest" || cm.Items[0].Key != "db.conf" || cm.Items[0].Path != "pgbackrest.conf" {
 		t.Errorf("config volume %+v", vols["config"])
 	}
-	if sec := vols["tls"].Secret; sec == nil || sec.SecretName != "pg1-pgbackrest-tls" || *sec.DefaultMode != 0o400 {
+	if sec := vols["tls"].Secret; sec == nil || sec.SecretName != "pg1-pgbackrest-tls" || *sec.DefaultMode != 0o440 {
 		t.Errorf("tls volume %+v", vols["tls"])
 	}
 	if sec := vols["tls"].Secret; sec != nil && sec.Items != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/create"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
@@ -74,11 +75,14 @@ type Options struct {
 	// Encrypt is --cipher=aes-256-cbc; Cipher "" means none.
 	Encrypt bool
 	Cipher  string
+	// RunAsUser is auto or a uid (--run-as-user).
+	RunAsUser string
 
 	// Validated.
 	storages     []pgbackrest.Storage
 	nodeSelector map[string]string
 	cipher       string
+	runAsUser    int64
 
 	// Completed: the edges, replaced in tests.
 	Namespace string
@@ -102,6 +106,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		S3Secret:   cluster.DefaultS3Secret,
 		DryRun:     DryRunNone,
 		Timeout:    10 * time.Minute,
+		RunAsUser:  cluster.RunAsAuto,
 		Now:        time.Now,
 		Color:      output.NewColor(false),
 		Changed:    func(string) bool { return false },
@@ -144,7 +149,14 @@ this cluster's primary and the plugin's Jobs, the primary only the repository ho
 (10.0.0.0/8) or a label selector of pods in the cluster's namespace (app=web), repeatable. They
 take effect only where the cluster's network plugin enforces NetworkPolicies (docs/network.md).
 
-The storage type and the cipher are fixed at create. Every step is idempotent: re-run the same command after a
+--run-as-user sets the pods' uid. auto, the default, takes the first uid of the namespace's
+OpenShift range (annotation openshift.io/sa.scc.uid-range) and the first of its supplemental groups
+as fsGroup, where the namespace has them, and 999 (the image's postgres user) elsewhere; a uid
+given must be inside that range. A uid other than 999 runs with group 0 and a passwd entry from
+nss_wrapper (docs/openshift.md). Reading the namespace needs get on namespaces; without it auto
+takes 999 and a warning says so.
+
+The storage type, the cipher and the uid are fixed at create. Every step is idempotent: re-run the same command after a
 failure, a timeout or Ctrl-C to resume; on a finished cluster it changes nothing. While it waits
 for a pod, a line says why each time that changes; when waiting cannot help (an image that cannot
 be pulled, a StorageClass that does not exist, a pod refused by admission) it stops with exit
@@ -203,6 +215,8 @@ and a warning says so.`,
 	f.BoolVar(&o.ShowSecrets, "show-secrets", o.ShowSecrets, "With -o, print the TLS Secret's keys (a dry run prints placeholders; without this flag, sizes only)")
 	f.BoolVar(&o.Encrypt, "encrypt", o.Encrypt, "Encrypt every repository (--cipher=aes-256-cbc) with a generated passphrase, in Secret CLUSTER-pgbackrest-cipher (fixed at create)")
 	f.StringVar(&o.Cipher, "cipher", o.Cipher, "Repository cipher: none (the default) or aes-256-cbc (fixed at create)")
+	f.StringVar(&o.RunAsUser, "run-as-user", o.RunAsUser,
+		"The pods' uid: auto (the first of the namespace's OpenShift uid range, else 999) or a uid (fixed at create; see docs/openshift.md)")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the cluster to become ready; a timeout leaves it working: re-run to resume")
 	_ = cmd.RegisterFlagCompletionFunc("pg-version", cobra.FixedCompletions(pgVersionWords(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3", "local,s3"}, cobra.ShellCompDirectiveNoFileComp))
@@ -284,6 +298,11 @@ func (o *Options) Validate() error {
 		cipher = pgbackrest.CipherAES256CBC
 	}
 	o.cipher = cipher
+	uid, err := cluster.ParseRunAsUser(o.RunAsUser)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	o.runAsUser = uid
 	return errors.Join(errs...)
 }
 
@@ -301,7 +320,7 @@ func (o *Options) Complete(deps *cmdutil.Deps, cmd *cobra.Command) error {
 	}
 	o.Namespace = ns
 	if o.DryRun == DryRunClient {
-		if slices.Contains(o.storages, pgbackrest.S3) {
+		if slices.Contains(o.storages, pgbackrest.S3) || o.runAsUser == 0 {
 			o.Client, _ = deps.Clientset()
 		}
 		return nil
@@ -337,6 +356,8 @@ func (o *Options) config() create.Config {
 		ImageExplicit:     o.Changed != nil && o.Changed("image"),
 		Cipher:            o.cipher,
 		ImagePullSecrets:  o.pullSecrets(),
+		RunAsUser:         o.runAsUser,
+		Warn:              func(msg string) { output.Warn(o.ErrOut, o.Color, "%s", msg) },
 	}
 }
 
@@ -438,6 +459,9 @@ func (o *Options) warnIgnored(spec *cluster.Spec) {
 	if o.Changed("image-pull-secret") && !slices.Equal(o.ImagePullSecrets, spec.ImagePullSecrets) {
 		diffs = append(diffs, diff{"image-pull-secret", strings.Join(o.ImagePullSecrets, " "), strings.Join(spec.ImagePullSecrets, " ")})
 	}
+	if o.Changed("run-as-user") && o.runAsUser != 0 && o.runAsUser != spec.PodUser().RunAsUser {
+		diffs = append(diffs, diff{"run-as-user", o.RunAsUser, fmt.Sprint(spec.PodUser().RunAsUser)})
+	}
 	if o.Changed("postgres-from") && !slices.Equal(o.PostgresFrom, spec.PostgresFrom) {
 		diffs = append(diffs, diff{"postgres-from", strings.Join(o.PostgresFrom, " "), strings.Join(spec.PostgresFrom, " ")})
 	}
@@ -467,6 +491,9 @@ func (o *Options) runClientDryRun(ctx context.Context) error {
 		}
 	}
 	spec := create.NewSpec(o.config(), s3)
+	if err := o.dryRunPodUser(ctx, spec); err != nil {
+		return err
+	}
 	if spec.Has(pgbackrest.S3) && !s3.VerifyTLS {
 		output.Warn(o.ErrOut, o.Color, "%s", s3settings.NoVerifyWarning(spec.S3Secret, s3.Endpoint))
 	}
@@ -483,6 +510,27 @@ func (o *Options) runClientDryRun(ctx context.Context) error {
 		return err
 	}
 	return o.printOrList(objs, "created (dry run)")
+}
+
+// dryRunPodUser decides the pods' user as create would when the namespace can be read (a read,
+// bounded like the S3 Secret's). Otherwise the objects show --run-as-user, or 999: offline (no
+// client) silently, and with a warning when the read failed.
+func (o *Options) dryRunPodUser(ctx context.Context, spec *cluster.Spec) error {
+	if o.Client == nil {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	u, err := create.PodUser(rctx, o.Client, o.config(), func(msg string) { output.Warn(o.ErrOut, o.Color, "dry run: %s", msg) })
+	cancel()
+	switch {
+	case err == nil:
+		spec.RunAsUser, spec.FSGroup = u.RunAsUser, u.FSGroup
+	case errors.Is(err, exitcode.ErrUsage):
+		return err
+	case o.runAsUser == 0:
+		output.Warn(o.ErrOut, o.Color, "dry run: the pods show uid %d: %v", spec.PodUser().RunAsUser, err)
+	}
+	return nil
 }
 
 // runServerDryRun reads the cluster as a real create would (S3 Secret, an existing cluster), then

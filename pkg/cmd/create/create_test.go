@@ -5,13 +5,19 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 )
 
 func valid() *Options {
@@ -60,6 +66,12 @@ func TestValidate(t *testing.T) {
 			[]string{"--archive-backlog-max", "at most half of --pgdata-size 1Gi (512Mi)"}},
 		{"archive backlog under two segments", func(o *Options) { o.ArchiveBacklogMax = "16Mi" }, []string{"--archive-backlog-max", "at least 32Mi"}},
 		{"archive backlog malformed", func(o *Options) { o.ArchiveBacklogMax = "lots" }, []string{"--archive-backlog-max", "10Gi"}},
+		{"run as a uid", func(o *Options) { o.RunAsUser = "1000680000" }, nil},
+		{"run as the largest uid", func(o *Options) { o.RunAsUser = "2147483647" }, nil},
+		{"run as root", func(o *Options) { o.RunAsUser = "0" }, []string{"--run-as-user", "auto", "1 to 2147483647", "root"}},
+		{"run as a negative uid", func(o *Options) { o.RunAsUser = "-5" }, []string{"--run-as-user"}},
+		{"run as a uid past int32", func(o *Options) { o.RunAsUser = "2147483648" }, []string{"--run-as-user", "1 to 2147483647"}},
+		{"run as a name", func(o *Options) { o.RunAsUser = "postgres" }, []string{`--run-as-user "postgres"`, "auto"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -204,5 +216,39 @@ func TestPrintedObjectsHoldNoPrivateKey(t *testing.T) {
 		if !strings.Contains(out, "server.key: "+want) {
 			t.Errorf("show-secrets %v: server.key is not %q:\n%s", show, want, out)
 		}
+	}
+}
+
+// In an OpenShift project the dry run shows the pods as create would make them; a uid outside
+// the project's range is refused there too, before anything is printed.
+func TestClientDryRunOpenShiftNamespace(t *testing.T) {
+	project := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1", Annotations: map[string]string{
+		cluster.AnnotationUIDRange: "1000680000/10000", cluster.AnnotationSupplementalGroups: "1000690000/10000"}}}
+	o, stdout, stderr := dryRunOptions(t, "local", "yaml")
+	o.Client = fake.NewClientset(project)
+	if err := o.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := stdout.String()
+	if strings.Count(out, "runAsUser: 1000680000") != 2 || strings.Count(out, "fsGroup: 1000690000") != 2 ||
+		strings.Contains(out, "runAsUser: 999") || strings.Contains(out, "runAsGroup") || !strings.Contains(out, "LD_PRELOAD") {
+		t.Errorf("the Deployments do not run as the project's uid:\n%s", out)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr: %s", stderr)
+	}
+
+	o, stdout, _ = dryRunOptions(t, "local", "yaml")
+	o.Client = fake.NewClientset(project)
+	o.RunAsUser = "999"
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := o.Run(context.Background())
+	if !errors.Is(err, exitcode.ErrUsage) || !strings.Contains(err.Error(), "--run-as-user 999 is outside the uid range 1000680000-1000689999") {
+		t.Errorf("err = %v", err)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("printed objects for a refused uid:\n%s", stdout)
 	}
 }
