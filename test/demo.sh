@@ -34,7 +34,7 @@ if have s3; then
   step kubectl pgbackrest -n "$NS" s3 show
 fi
 if have create; then
-  step kubectl pgbackrest -n "$NS" create "$CLUSTER" --storage=local,s3 --image "$PGBR_IMAGE" --pg-version "${PGBR_IMAGE_PG_VERSION:-15}" --pgdata-size 1Gi --repo-size 2Gi
+  step kubectl pgbackrest -n "$NS" create "$CLUSTER" --storage=local,s3 --pgdata-size 1Gi --repo-size 2Gi
   psql "create table if not exists demo (id serial primary key, batch int, at timestamptz default now())"
   psql "insert into demo (batch) select 1 from generate_series(1, 1000)"
 fi

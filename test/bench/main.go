@@ -52,9 +52,10 @@ func configFromEnv() (Config, error) {
 	c := Config{
 		Namespace: "pgbr-bench", ListNS: "pgbr-bench-list", Cluster: "bench",
 		OutDir: env("BENCH_OUT", "test/bench/results"),
-		Image:  os.Getenv("PGBR_IMAGE"),
-		// PGBR_IMAGE's PostgreSQL major (15 in the lab, as the direct runs on this machine are).
-		PGVersion: env("PGBR_IMAGE_PG_VERSION", "15"),
+		// PostgreSQL 15, as the direct runs on this machine are (Debian 12's postgresql-15 and
+		// pgBackRest 2.45): the lab's tag of the recipe's 15 image.
+		Image:     env("PGBR_BENCH_IMAGE", os.Getenv("PGBR_IMAGE_15")),
+		PGVersion: env("PGBR_BENCH_PG_VERSION", "15"),
 		S3: S3Env{
 			Endpoint: os.Getenv("PGBR_S3_ENDPOINT"), HostEndpoint: os.Getenv("PGBR_S3_HOST_ENDPOINT"),
 			Bucket: os.Getenv("PGBR_S3_BUCKET"), Region: os.Getenv("PGBR_S3_REGION"), CA: os.Getenv("PGBR_S3_CA"),
@@ -98,7 +99,7 @@ func configFromEnv() (Config, error) {
 		}
 	}
 	var missing []string
-	for _, v := range []string{"KUBECONFIG", "PGBR_IMAGE", "PGBR_S3_ENDPOINT", "PGBR_S3_HOST_ENDPOINT", "PGBR_S3_BUCKET",
+	for _, v := range []string{"KUBECONFIG", "PGBR_IMAGE_15", "PGBR_S3_ENDPOINT", "PGBR_S3_HOST_ENDPOINT", "PGBR_S3_BUCKET",
 		"PGBR_S3_REGION", "PGBR_S3_CA", "PGBR_S3_KEY", "PGBR_S3_KEY_SECRET", "PGBR_S3_DATA_DIR"} {
 		if os.Getenv(v) == "" {
 			missing = append(missing, v)

@@ -253,7 +253,7 @@ start_s3() {
 export KUBECONFIG=$PGBR_CLUSTER_DIR/kubeconfig
 # The lab's PostgreSQL images (the recipe's stable lab tags); tests that test --image use these.
 # \`make lab-images\` pushes the default image of a plugin build (postgres:<major>-<version>).
-export PGBR_IMAGE=$LAB_IMAGE_15
+export PGBR_IMAGE=$LAB_IMAGE_17
 export PGBR_IMAGE_15=$LAB_IMAGE_15
 export PGBR_IMAGE_17=$LAB_IMAGE_17
 # The lab registry: the mirror containerd pulls ghcr.io from (anonymous, read-only) and the private

@@ -28,7 +28,7 @@ const restrictedContainer = `
 // PostgreSQL on a dynamically provisioned volume, exec works, Services resolve and route, Jobs
 // complete, and pods reach the S3 server over TLS trusting only the test CA.
 func TestLocalCluster(t *testing.T) {
-	image := env(t, "PGBR_IMAGE")
+	image := labImage(t)
 	ns := newNamespace(t, "cluster")
 
 	ns.apply(fmt.Sprintf(`apiVersion: v1

@@ -118,10 +118,10 @@ func testCreate(t *testing.T, storage string) {
 			switch st {
 			case "local":
 				r := run(t, "", time.Minute, "kubectl", "-n", ns.Name, "exec", repo, "-c", "pgbackrest", "--",
-					"ls", "/pgbackrest/repo1/archive/db/15-1/"+seg[:16]+"/")
+					"ls", "/pgbackrest/repo1/archive/db/"+imageMajor()+"-1/"+seg[:16]+"/")
 				return r.Code == 0 && strings.Contains(r.Stdout, seg+"-")
 			default:
-				m, _ := filepath.Glob(filepath.Join(s3RepoDir(t, c), "archive", "db", "15-1", seg[:16], seg+"-*"))
+				m, _ := filepath.Glob(filepath.Join(s3RepoDir(t, c), "archive", "db", imageMajor()+"-1", seg[:16], seg+"-*"))
 				return len(m) > 0
 			}
 		})
@@ -182,7 +182,7 @@ func testCreate(t *testing.T, storage string) {
 
 func testCreateBadInput(t *testing.T) {
 	ns := newNamespace(t, "create-bad")
-	img := env(t, "PGBR_IMAGE")
+	img := labImage(t)
 	cases := []struct {
 		name string
 		args []string

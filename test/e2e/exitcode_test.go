@@ -44,7 +44,7 @@ func TestExitCodes(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		c := clusterName(ns)
 		start := time.Now()
-		r := ns.plugin(2*time.Minute, "create", c, "--storage=local", "--image", env(t, "PGBR_IMAGE"), "--pg-version", imageMajor(),
+		r := ns.plugin(2*time.Minute, "create", c, "--storage=local",
 			"--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout=1s")
 		t.Logf("create --timeout=1s took %.1fs", time.Since(start).Seconds())
 		defer ns.mustPlugin(5*time.Minute, "delete", c, "--delete-data", "--yes")

@@ -3,22 +3,29 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 )
 
-// imageMajor is the PostgreSQL major of the env file's PGBR_IMAGE (PGBR_IMAGE_15 in the lab), which
-// the scenarios that pass --image run: PGBR_IMAGE_PG_VERSION, else 15. create's default major is
-// 17, so a create on that image names its major too.
-func imageMajor() string {
-	if v := os.Getenv("PGBR_IMAGE_PG_VERSION"); v != "" {
-		return v
-	}
-	return "15"
+// Scenarios create their clusters with no --image and no --pg-version: the default image of the
+// plugin build under test, ghcr.io/kubectl-pgbackrest/postgres:17-<version>, which `make
+// lab-images` pushed to the lab registry and containerd pulls by that name through its mirror,
+// as a user's node pulls it from ghcr.io. Only the scenarios about --image name one.
+
+// defaultMajor is create's default PostgreSQL major.
+const defaultMajor = "17"
+
+// imageMajor is the PostgreSQL major of labImage.
+func imageMajor() string { return defaultMajor }
+
+// labImage is an explicit image for the scenarios that test --image: the lab's tag of the recipe's
+// PostgreSQL 17 image (PGBR_IMAGE_17), the same content as the default under another name.
+func labImage(t *testing.T) string {
+	t.Helper()
+	return env(t, "PGBR_IMAGE_17")
 }
 
-// imageFlags are the create flags of a cluster on PGBR_IMAGE.
+// imageFlags are the create flags that choose the image: none, the default.
 func imageFlags(t *testing.T) []string {
 	t.Helper()
-	return []string{"--image", env(t, "PGBR_IMAGE"), "--pg-version", imageMajor()}
+	return nil
 }

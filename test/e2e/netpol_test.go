@@ -73,7 +73,7 @@ spec:%s
         image: %s
         imagePullPolicy: IfNotPresent%s
         command: [sleep, "3600"]
-`, name, labels, restrictedPod, env(ns.t, "PGBR_IMAGE"), restrictedContainer))
+`, name, labels, restrictedPod, labImage(ns.t), restrictedContainer))
 	ns.kubectl(2*time.Minute, "wait", "--for=condition=Ready", "pod/"+name, "--timeout=90s")
 	return name
 }

@@ -58,7 +58,7 @@ func foreignState(ns *Namespace) string {
 func TestOwnership(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "owner")
-	img := env(t, "PGBR_IMAGE")
+	img := labImage(t)
 	ns.apply(foreignManifest)
 	before := foreignState(ns)
 	t.Logf("foreign objects:\n%s", before)

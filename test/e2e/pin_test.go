@@ -65,7 +65,7 @@ func TestPinAndPullSecret(t *testing.T) {
 	writePullSecret(t, ns)
 	c := clusterName(ns)
 	repo := env(t, "PGBR_REGISTRY") + "/kubectl-pgbackrest/postgres"
-	lab := env(t, "PGBR_IMAGE")
+	lab := labImage(t)
 	image := repo + lab[strings.LastIndex(lab, ":"):]
 	ns.mustPlugin(10*time.Minute, "create", c, "--storage=local", "--image", image, "--pg-version", imageMajor(), "--image-pull-secret", "regcred",
 		"--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m")

@@ -45,7 +45,7 @@ func TestRBAC(t *testing.T) {
 		args    []string
 	}{
 		// --encrypt: the passphrase Secret is created with the Role too.
-		{10 * time.Minute, []string{"create", c, "--storage=local", "--encrypt", "--image", env(t, "PGBR_IMAGE"), "--pg-version", imageMajor(), "--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m"}},
+		{10 * time.Minute, []string{"create", c, "--storage=local", "--encrypt", "--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m"}},
 		{10 * time.Minute, []string{"backup", c, "--type=full", "--timeout", "8m"}},
 		{2 * time.Minute, []string{"info", c}},
 		{2 * time.Minute, []string{"check", c}},

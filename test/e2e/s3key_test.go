@@ -100,7 +100,7 @@ func TestS3KeyOnlyInRepoHost(t *testing.T) {
 	insert(1)
 	seg := ns.sql(c, "select pg_walfile_name(pg_switch_wal())")
 	waitFor(t, 2*time.Minute, "segment "+seg+" in the S3 repository", func() bool {
-		m, _ := filepath.Glob(filepath.Join(s3RepoDir(t, c), "archive", "db", "15-1", seg[:16], seg+"-*"))
+		m, _ := filepath.Glob(filepath.Join(s3RepoDir(t, c), "archive", "db", imageMajor()+"-1", seg[:16], seg+"-*"))
 		return len(m) > 0
 	})
 	ns.mustPlugin(5*time.Minute, "check", c)
@@ -134,7 +134,7 @@ func TestS3KeyOnlyInRepoHost(t *testing.T) {
 	insert(4)
 	seg = ns.sql(c, "select pg_walfile_name(pg_switch_wal())")
 	waitFor(t, 2*time.Minute, "segment "+seg+" in the S3 repository", func() bool {
-		m, _ := filepath.Glob(filepath.Join(s3RepoDir(t, c), "archive", "db", "15-1", seg[:16], seg+"-*"))
+		m, _ := filepath.Glob(filepath.Join(s3RepoDir(t, c), "archive", "db", imageMajor()+"-1", seg[:16], seg+"-*"))
 		return len(m) > 0
 	})
 }
