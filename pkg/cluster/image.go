@@ -82,3 +82,9 @@ func ValidateImagePullSecret(name string) error {
 	}
 	return nil
 }
+
+// RoleProbe labels the Job that `update --image` runs to learn a new image's versions.
+const RoleProbe Role = "probe"
+
+// ProbeJob names that Job; one runs at a time (under the cluster's Lease).
+func (n Names) ProbeJob() string { return n.Cluster + "-image-probe" }

@@ -22,6 +22,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/retired"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/rotatecerts"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/s3"
+	updatecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/update"
 	versioncmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/version"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
@@ -91,12 +92,13 @@ all state lives in the namespace.`,
 		root.AddCommand(c)
 	}
 
-	// Cluster: create, list, delete, s3, rotate-certs.
+	// Cluster: create, list, delete, s3, rotate-certs, update.
 	add(GroupCluster, createcmd.NewCmd(deps))
 	add(GroupCluster, listcmd.NewCmd(deps))
 	add(GroupCluster, deletecmd.NewCmd(deps))
 	add(GroupCluster, s3.NewCmd(deps))
 	add(GroupCluster, rotatecerts.NewCmd(deps))
+	add(GroupCluster, updatecmd.NewCmd(deps))
 
 	// Backup: backup, info, check.
 	add(GroupBackup, backupcmd.NewCmd(deps))

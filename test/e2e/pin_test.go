@@ -38,9 +38,9 @@ func (ns *Namespace) pinnedImage(c string) (image, pinned string) {
 // podImages are "container=image pullSecrets" of every running pod of cluster c, and their imageIDs.
 func (ns *Namespace) podImages(c string) (specs, ids []string) {
 	ns.t.Helper()
-	out := ns.kubectl(time.Minute, "get", "pods", "-l", "app.kubernetes.io/instance="+c, "--field-selector=status.phase=Running",
+	out := ns.kubectl(time.Minute, "get", "pods", "-l", "app.kubernetes.io/instance="+c+",pgbackrest.dev/role in (primary,repo)", "--field-selector=status.phase=Running",
 		"-o", `jsonpath={range .items[*]}{range .spec.containers[*]}{.name}={.image}{" "}{end}{.spec.imagePullSecrets[*].name}{"\n"}{end}`)
-	ids = strings.Fields(ns.kubectl(time.Minute, "get", "pods", "-l", "app.kubernetes.io/instance="+c, "--field-selector=status.phase=Running",
+	ids = strings.Fields(ns.kubectl(time.Minute, "get", "pods", "-l", "app.kubernetes.io/instance="+c+",pgbackrest.dev/role in (primary,repo)", "--field-selector=status.phase=Running",
 		"-o", `jsonpath={.items[*].status.containerStatuses[*].imageID}`))
 	return strings.Split(strings.TrimSpace(out), "\n"), ids
 }
