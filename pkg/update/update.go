@@ -213,7 +213,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	w.target = &target
 	rec := &recorder{Reporter: d.Reporter}
 	err = (workflow.Runner{Now: d.Now, Fence: lease.Check}).Run(ctx, w.steps(&target, changes), rec)
-	res.Rolled, res.Changed, res.Checked = w.rolled, rec.applied > 0, err == nil
+	res.Rolled, res.Changed, res.Checked = append([]string{}, w.rolled...), rec.applied > 0, err == nil
 	return res, err
 }
 

@@ -68,7 +68,7 @@ func TestPinAndPullSecret(t *testing.T) {
 	lab := labImage(t)
 	image := repo + lab[strings.LastIndex(lab, ":"):]
 	ns.mustPlugin(10*time.Minute, "create", c, "--storage=local", "--image", image, "--pg-version", imageMajor(), "--image-pull-secret", "regcred",
-		"--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m")
+		"--pg-version", imageMajor(), "--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m")
 
 	asked, pinned := ns.pinnedImage(c)
 	if asked != image || !strings.HasPrefix(pinned, repo+"@sha256:") || len(pinned) != len(repo)+len("@sha256:")+64 {

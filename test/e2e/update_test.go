@@ -63,7 +63,7 @@ func TestUpdateImage(t *testing.T) {
 
 	// Another PostgreSQL major: refused before anything changes, with the way to get there.
 	other := env(t, "PGBR_IMAGE_17")
-	if strings.Contains(env(t, "PGBR_IMAGE"), ":17") {
+	if imageMajor() == "17" {
 		other = env(t, "PGBR_IMAGE_15")
 	}
 	r := ns.plugin(5*time.Minute, "update", c, "--image", other)
