@@ -34,7 +34,7 @@ func ImageProbeJob(spec *cluster.Spec, name, image string) *batchv1.Job {
 		SecurityContext: containerSecurityContext(),
 		Resources:       requestsSidecar,
 	}
-	pod := podSpec([]corev1.Volume{emptyDir(volTmp)}, c)
+	pod := podSpec(spec, []corev1.Volume{emptyDir(volTmp)}, c)
 	pod.ImagePullSecrets = PullSecrets(spec)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	labels := cluster.Labels(spec.Name, cluster.RoleProbe)
