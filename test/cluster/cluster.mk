@@ -37,7 +37,7 @@ e2e: build lab-images ## Run the end-to-end tests against the local cluster with
 demo: build lab-images ## Run the main job (configure S3, create, backup, info, restore) on the local cluster
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" bash test/demo.sh
 
-test: unit e2e ## Run all tests: unit tests, then end-to-end tests on the local cluster
+test: verify unit e2e ## Run all tests: the checks of make verify (formatting, vet, generated docs, tidy go.mod, krew manifest, workflows), unit tests, then end-to-end tests on the local cluster
 
 bench: build lab-images bench-host ## Measure backup, restore, latency, API requests (against pgBackRest run directly and tar) and an S3 outage's cost (BENCH_SCALE=50; writes test/bench/results)
 	. $(PGBR_CLUSTER_DIR)/env && PATH="$(CURDIR)/bin:$$PATH" go run ./test/bench
