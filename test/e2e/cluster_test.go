@@ -63,11 +63,11 @@ spec:
         args:
         - |
           set -e
-          if [ ! -s /pgdata/pg15/PG_VERSION ]; then
-            initdb -D /pgdata/pg15 --auth-local=peer --auth-host=trust >/dev/null
-            echo 'host all all all trust' >>/pgdata/pg15/pg_hba.conf
+          if [ ! -s /pgdata/pg17/PG_VERSION ]; then
+            initdb -D /pgdata/pg17 --auth-local=peer --auth-host=trust >/dev/null
+            echo 'host all all all trust' >>/pgdata/pg17/pg_hba.conf
           fi
-          exec postgres -D /pgdata/pg15 -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql
+          exec postgres -D /pgdata/pg17 -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql
         readinessProbe:
           exec: {command: [pg_isready, -h, /var/run/postgresql]}
           periodSeconds: 2
@@ -82,8 +82,8 @@ spec:
 
 	out := ns.kubectl(time.Minute, "exec", "deploy/pg", "--", "psql", "-h", "/var/run/postgresql", "-Atc",
 		"select current_user || ' ' || current_setting('server_version_num')")
-	if got := strings.TrimSpace(out); !strings.HasPrefix(got, "postgres 15") {
-		t.Fatalf("exec psql printed %q, want the postgres user on PostgreSQL 15", got)
+	if got := strings.TrimSpace(out); !strings.HasPrefix(got, "postgres 17") {
+		t.Fatalf("exec psql printed %q, want the postgres user on PostgreSQL 17 (labImage)", got)
 	}
 
 	// A Job in another pod reaches PostgreSQL by Service name (DNS + kube-proxy) and completes. It
