@@ -32,7 +32,7 @@ type updateResult struct {
 // new tag's name as the nodes pull it (through the mirror of the default image's registry).
 func pushMinorImage(t *testing.T) string {
 	t.Helper()
-	lab := env(t, "PGBR_IMAGE")
+	lab := labImage(t)
 	tag := lab[strings.LastIndex(lab, ":")+1:] + "-minor"
 	reg := env(t, "PGBR_REGISTRY") + "/kubectl-pgbackrest/postgres:"
 	auth, certs := env(t, "PGBR_REGISTRY_AUTH_FILE"), env(t, "PGBR_REGISTRY_CERT_DIR")
