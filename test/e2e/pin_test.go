@@ -67,7 +67,7 @@ func TestPinAndPullSecret(t *testing.T) {
 	repo := env(t, "PGBR_REGISTRY") + "/kubectl-pgbackrest/postgres"
 	lab := labImage(t)
 	image := repo + lab[strings.LastIndex(lab, ":"):]
-	ns.mustPlugin(10*time.Minute, "create", c, "--storage=local", "--image", image, "--pg-version", imageMajor(), "--image-pull-secret", "regcred",
+	ns.mustPlugin(10*time.Minute, "create", c, "--storage=local", "--image", image, "--image-pull-secret", "regcred",
 		"--pg-version", imageMajor(), "--pgdata-size", "1Gi", "--repo-size", "1Gi", "--timeout", "8m")
 
 	asked, pinned := ns.pinnedImage(c)

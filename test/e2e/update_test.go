@@ -27,7 +27,7 @@ type updateResult struct {
 	Checked           bool     `json:"checked"`
 }
 
-// pushMinorImage copies the lab's image to a new tag in another manifest format: the same
+// pushMinorImage copies the lab's image of the default major to a new tag in another manifest format: the same
 // PostgreSQL and pgBackRest, another digest, as a rebuilt minor release would be. It returns the
 // new tag's name as the nodes pull it (through the mirror of the default image's registry).
 func pushMinorImage(t *testing.T) string {
@@ -62,9 +62,9 @@ func TestUpdateImage(t *testing.T) {
 	pods := ns.podNames(c)
 
 	// Another PostgreSQL major: refused before anything changes, with the way to get there.
-	other := env(t, "PGBR_IMAGE_17")
-	if imageMajor() == "17" {
-		other = env(t, "PGBR_IMAGE_15")
+	other := env(t, "PGBR_IMAGE_15")
+	if imageMajor() == "15" {
+		other = env(t, "PGBR_IMAGE_17")
 	}
 	r := ns.plugin(5*time.Minute, "update", c, "--image", other)
 	if r.Code != 2 || !strings.Contains(r.Stderr, "create NEW --from "+c) || !strings.Contains(r.Stderr, "nothing was changed") {
