@@ -49,4 +49,12 @@ func TestObjectsFollowPGVersion(t *testing.T) {
 	}
 }
 
+// A new spec without a major is PostgreSQL 17's.
+func TestNewSpecIsPG17(t *testing.T) {
+	s := testSpec(t, "local")
+	if s.PGVersion != 17 || s.PGData() != "/pgdata/pg17" {
+		t.Errorf("new spec: PostgreSQL %d at %s, want 17 at /pgdata/pg17", s.PGVersion, s.PGData())
+	}
+}
+
 func itoa(n int) string { return map[int]string{15: "15", 17: "17"}[n] }
