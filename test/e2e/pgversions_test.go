@@ -122,6 +122,18 @@ func testPGVersion(t *testing.T, major, pgbackrest string) {
 			t.Errorf("info of %s: %+v, want backup %s of PostgreSQL %s and a recovery window", r.Storage, r, b.Backups[i].Label, major)
 		}
 	}
+	table := ns.mustPlugin(2*time.Minute, "info", c).Stdout
+	for _, set := range b.Backups {
+		found := false
+		for l := range strings.SplitSeq(table, "\n") {
+			if f := strings.Fields(l); len(f) > 2 && f[0] == set.Label {
+				found = f[1] == "full" && f[2] == major
+			}
+		}
+		if !found {
+			t.Errorf("info table lacks %s as a full backup of PostgreSQL %s:\n%s", set.Label, major, table)
+		}
+	}
 	if path := os.Getenv("PGBR_CAPTURE_INFO_DIR"); path != "" {
 		// pgBackRest's own JSON, for the parser's fixtures (pkg/pgbackrest/testdata).
 		raw := ns.kubectl(time.Minute, "exec", repo, "-c", "pgbackrest", "--", "pgbackrest", "--stanza=db", "--output=json", "info")

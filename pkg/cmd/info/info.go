@@ -170,11 +170,11 @@ func Render(w io.Writer, sum *pgbackrest.Summary) error {
 				if b.Error {
 					label += " (page checksum errors)"
 				}
-				rows = append(rows, []string{label, b.Type, timeOf(b.Start), timeOf(b.Stop),
+				rows = append(rows, []string{label, b.Type, b.PGVersion, timeOf(b.Start), timeOf(b.Stop),
 					backup.FormatBytes(b.Size), backup.FormatBytes(b.RepoSize), b.WALStart, b.WALStop})
 			}
 			var tb strings.Builder
-			if err := output.WriteTable(&tb, []string{"label", "type", "start", "stop", "size", "repo size", "wal start", "wal stop"}, rows); err != nil {
+			if err := output.WriteTable(&tb, []string{"label", "type", "postgres", "start", "stop", "size", "repo size", "wal start", "wal stop"}, rows); err != nil {
 				return err
 			}
 			for _, l := range strings.SplitAfter(strings.TrimRight(tb.String(), "\n"), "\n") {
