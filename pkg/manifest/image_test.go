@@ -29,3 +29,16 @@ func TestEveryPodRunsThePinnedImage(t *testing.T) {
 		}
 	}
 }
+
+// The probe runs the image asked for (not yet the pin) with the cluster's pull Secrets, as a
+// restricted pod that never retries.
+func TestImageProbeJob(t *testing.T) {
+	spec := testSpec(t, "local")
+	spec.ImagePullSecrets = []string{"lab-pull"}
+	j := ImageProbeJob(spec, "pg1-image-probe", "reg/pg:17-new")
+	p := j.Spec.Template.Spec
+	if p.Containers[0].Image != "reg/pg:17-new" || len(p.ImagePullSecrets) != 1 || p.ImagePullSecrets[0].Name != "lab-pull" ||
+		p.RestartPolicy != corev1.RestartPolicyNever || *j.Spec.BackoffLimit != 0 || p.SecurityContext == nil || !*p.SecurityContext.RunAsNonRoot {
+		t.Errorf("probe Job pod: %+v", p)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +21,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/create"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/workflow"
@@ -205,10 +207,14 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	res := &Result{Cluster: cfg.Cluster, Namespace: cfg.Namespace, From: side(spec, cur.PGMajor, cur.PGBackRest),
 		To: side(&target, next.PGMajor, next.PGBackRest), PGBackRestChanged: changes}
 	if changes {
+		from := cur.PGBackRest
+		if from == next.PGBackRest { // a re-run: the repository host is already rolled
+			from = cur.PrimaryPGBackRest
+		}
 		fmt.Fprintf(d.ErrOut, "pgBackRest changes from %s to %s. Its TLS protocol needs the same version on both ends, so the repository host "+
 			"and the primary are rolled back to back: until both run %s, archive-push fails and WAL waits in pg_wal (at most %dMB, the "+
 			"archive backlog bound); it is pushed, in order, once both do. No WAL is lost; a backup cannot run meanwhile.\n",
-			cur.PGBackRest, next.PGBackRest, next.PGBackRest, spec.ArchiveBacklogMB())
+			from, next.PGBackRest, next.PGBackRest, spec.ArchiveBacklogMB())
 	}
 	w.target = &target
 	rec := &recorder{Reporter: d.Reporter}
@@ -238,6 +244,7 @@ func (w *run) current(ctx context.Context) (Current, error) {
 		return cur, fmt.Errorf("reading the repository host's pgBackRest version: %w", err)
 	}
 	cur.PGBackRest = ParsePGBackRestVersion(string(out))
+	cur.PrimaryPGBackRest = w.primaryVersion(ctx)
 	out, err = backup.ReadRepo(ctx, bd, w.ns(), w.spec.Name, pgbackrest.InfoArgs(pgbackrest.DefaultStanza, 0))
 	if err != nil {
 		return cur, fmt.Errorf("reading which pgBackRest wrote the repository's backups: %w", err)
@@ -248,6 +255,20 @@ func (w *run) current(ctx context.Context) (Current, error) {
 	}
 	cur.Repository = RepositoryVersion(stanzas)
 	return cur, nil
+}
+
+// primaryVersion is the primary sidecar's pgBackRest version, "" when it cannot be read (no
+// primary running: then only the repository host's counts).
+func (w *run) primaryVersion(ctx context.Context) string {
+	p, err := cluster.FindPrimaryPod(ctx, w.deps.Client, w.ns(), w.spec.Name)
+	if err != nil {
+		return ""
+	}
+	var out strings.Builder
+	if err := w.deps.Exec.Exec(ctx, w.ns(), p.Name, manifest.ContainerPGBackRest, []string{"pgbackrest", "version"}, nil, &out, io.Discard); err != nil {
+		return ""
+	}
+	return ParsePGBackRestVersion(out.String())
 }
 
 func (d Deps) defaults() Deps {

@@ -94,6 +94,9 @@ type Current struct {
 	PGMajor int
 	// PGBackRest is the repository host's pgBackRest version.
 	PGBackRest string
+	// PrimaryPGBackRest is the primary's (its sidecar's); "" when it could not be read. It differs
+	// from PGBackRest only while a version change is half rolled (a re-run after Ctrl-C).
+	PrimaryPGBackRest string
 	// Repository is the newest pgBackRest version that wrote a backup (RepositoryVersion).
 	Repository string
 }
@@ -121,5 +124,5 @@ func Decide(cluster string, cur Current, next ImageFacts) (pgbackrestChanges boo
 		return refuse("it has pgBackRest %s, older than the %s that wrote the repository's newest backups; give an image with pgBackRest %s or later",
 			next.PGBackRest, cur.Repository, cur.Repository)
 	}
-	return cur.PGBackRest != next.PGBackRest, nil
+	return cur.PGBackRest != next.PGBackRest || (cur.PrimaryPGBackRest != "" && cur.PrimaryPGBackRest != next.PGBackRest), nil
 }
