@@ -45,7 +45,7 @@ func forbiddenNamespaceWarning(cfg Config) string {
 	if cfg.RunAsUser == 0 {
 		return fmt.Sprintf("cannot read namespace %s (get namespaces is cluster-scoped and not granted), so its OpenShift uid range "+
 			"(annotation %s) is unknown: the pods run as uid %d. On OpenShift give --run-as-user a uid of the project's range "+
-			"(kubectl get namespace %s -o yaml shows it), or have get namespaces granted (docs/rbac.md)",
+			"(oc describe project %s shows it), or have get namespaces granted (docs/openshift.md)",
 			cfg.Namespace, cluster.AnnotationUIDRange, cluster.PostgresUID, cfg.Namespace)
 	}
 	return fmt.Sprintf("cannot read namespace %s (get namespaces is cluster-scoped and not granted), so --run-as-user %d is not checked "+
