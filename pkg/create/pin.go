@@ -63,7 +63,17 @@ func (w *run) pin(ctx context.Context) error {
 	digest := cluster.ImageRefDigest(w.spec.Image)
 	if digest == "" {
 		var err error
-		if digest, err = RunningDigest(ctx, w.deps.Client, w.spec, cluster.RoleRepo); err != nil {
+		digest, err = RunningDigest(ctx, w.deps.Client, w.spec, cluster.RoleRepo)
+		if errors.Is(err, cluster.ErrNoRepoDigest) {
+			// An image loaded into the node without a registry (kind load, ctr import) has no
+			// digest a pod could pull by: the cluster runs the tag, as before pinning existed.
+			if w.deps.Warn != nil {
+				w.deps.Warn(fmt.Sprintf("image %s not pinned: %v. Its pods run the tag, which can move; push the image to a registry, "+
+					"or give --image as repository@sha256:<digest>, to pin it (docs/upgrade.md)", w.spec.Image, err))
+			}
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -111,19 +111,28 @@ func TestPinInterruptedThenResumed(t *testing.T) {
 	}
 }
 
-// A node that knows the image only by its config ID gives nothing to pin: create says so and how
-// to pin it by hand, and writes no digest.
+// A node that knows the image only by its config ID (kind load, ctr import) gives nothing to pin:
+// create warns, says how to pin it, records no digest and runs the tag.
 func TestNoRegistryDigest(t *testing.T) {
 	ctx := context.Background()
 	cs := newClient(t)
 	cfg := config(pgbackrest.Local)
 	cfg.Image = "local/postgres:17"
-	_, err := Run(ctx, deps(cs, &fakeExec{}, &reporter{}), cfg)
-	if !errors.Is(err, ErrNoDigest) || !strings.Contains(err.Error(), "repository@sha256:<digest>") {
-		t.Fatalf("err = %v, want ErrNoDigest with the --image hint", err)
+	var warned []string
+	d := deps(cs, &fakeExec{}, &reporter{})
+	d.Warn = func(msg string) { warned = append(warned, msg) }
+	if _, err := Run(ctx, d, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "not pinned") || !strings.Contains(warned[0], "repository@sha256:<digest>") {
+		t.Errorf("warnings %q, want one saying the image is not pinned and how to pin it", warned)
 	}
 	if spec, _, _ := cluster.Get(ctx, cs, ns, "pg1"); spec.ImageDigest != "" {
 		t.Errorf("digest %q recorded", spec.ImageDigest)
+	}
+	dep, _ := cs.AppsV1().Deployments(ns).Get(ctx, "pg1", metav1.GetOptions{})
+	if got := dep.Spec.Template.Spec.Containers[0].Image; got != "local/postgres:17" {
+		t.Errorf("primary runs %q, want the tag", got)
 	}
 }
 
