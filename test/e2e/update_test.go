@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,18 +29,27 @@ type updateResult struct {
 	Checked           bool     `json:"checked"`
 }
 
-// pushMinorImage copies the lab's image of the default major to a new tag in another manifest format: the same
-// PostgreSQL and pgBackRest, another digest, as a rebuilt minor release would be. It returns the
-// new tag's name as the nodes pull it (through the mirror of the default image's registry).
+// pushMinorImage pushes the lab's image of the default major again with one more label: the same
+// PostgreSQL and pgBackRest, another config and so another digest, as a rebuilt minor release
+// would be (a mere copy in another manifest format keeps the config, and containerd, which keys
+// images by config, may then report the first manifest's digest for both). It returns the new
+// tag's name as the nodes pull it (through the mirror of the default image's registry).
 func pushMinorImage(t *testing.T) string {
 	t.Helper()
 	lab := labImage(t)
-	tag := lab[strings.LastIndex(lab, ":")+1:] + "-minor"
+	tag := lab[strings.LastIndex(lab, ":")+1:] + "-relabel"
 	reg := env(t, "PGBR_REGISTRY") + "/kubectl-pgbackrest/postgres:"
 	auth, certs := env(t, "PGBR_REGISTRY_AUTH_FILE"), env(t, "PGBR_REGISTRY_CERT_DIR")
-	must(t, 2*time.Minute, "skopeo", "copy", "-q", "--format", "v2s2",
-		"--src-authfile", auth, "--src-cert-dir", certs, "--dest-authfile", auth, "--dest-cert-dir", certs,
-		"docker://"+reg+lab[strings.LastIndex(lab, ":")+1:], "docker://"+reg+tag)
+	name := fmt.Sprintf("e2e-relabel-%d", os.Getpid())
+	bud := func(args ...string) string {
+		return strings.TrimSpace(must(t, 5*time.Minute, "buildah", append([]string{"--storage-driver", "vfs"}, args...)...))
+	}
+	bud("from", "-q", "--name", name, "--cert-dir", certs, "--authfile", auth, "docker://"+reg+lab[strings.LastIndex(lab, ":")+1:])
+	t.Cleanup(func() { run(t, "", time.Minute, "buildah", "--storage-driver", "vfs", "rm", name) })
+	bud("config", "--label", "dev.kubectl-pgbackrest.e2e="+name, name)
+	bud("commit", "-q", "--omit-history", name, name)
+	t.Cleanup(func() { run(t, "", time.Minute, "buildah", "--storage-driver", "vfs", "rmi", name) })
+	bud("push", "-q", "--cert-dir", certs, "--authfile", auth, name, "docker://"+reg+tag)
 	return lab[:strings.LastIndex(lab, ":")+1] + tag
 }
 
