@@ -569,19 +569,27 @@ func renewLease(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig) e
 
 func releaseLease(ctx context.Context, cs kubernetes.Interface, cfg LeaseConfig) error {
 	c := cs.CoordinationV1().Leases(cfg.Namespace)
-	cur, err := c.Get(ctx, cfg.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
+	// A renewal cancelled by Release may still be applied by the API server after the read below:
+	// a Conflict means the Lease changed since, so it is read again (who holds it now) and retried.
+	for attempt := 1; ; attempt++ {
+		cur, err := c.Get(ctx, cfg.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("releasing lease %s/%s: %w", cfg.Namespace, cfg.Name, err)
+		}
+		if holderOf(cur) != cfg.Holder {
+			return nil // taken over: not ours to delete
+		}
+		err = c.Delete(ctx, cfg.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &cur.ResourceVersion}})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsConflict(err) && attempt < 3:
+			continue
+		default:
+			return fmt.Errorf("releasing lease %s/%s: %w", cfg.Namespace, cfg.Name, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("releasing lease %s/%s: %w", cfg.Namespace, cfg.Name, err)
-	}
-	if holderOf(cur) != cfg.Holder {
-		return nil // taken over: not ours to delete
-	}
-	err = c.Delete(ctx, cfg.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &cur.ResourceVersion}})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("releasing lease %s/%s: %w", cfg.Namespace, cfg.Name, err)
-	}
-	return nil
 }

@@ -557,3 +557,28 @@ func TestLeaseWatchedNotPolled(t *testing.T) {
 		t.Errorf("API calls %v: want one get (after the create found it) and one watch", verbs)
 	}
 }
+
+// A renewal cancelled by Release can still land on the API server after Release read the Lease:
+// the delete's precondition then fails with a Conflict, and Release reads it again and deletes it
+// rather than failing the run's last step (seen in e2e under load).
+func TestLeaseReleaseAfterLateRenewal(t *testing.T) {
+	cs := fake.NewClientset()
+	l, err := AcquireLease(context.Background(), cs, cfgFor("me@here run=2 pid 2", &notes{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conflicts := 0
+	cs.PrependReactor("delete", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if conflicts == 0 {
+			conflicts++
+			return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), "l", errors.New("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatalf("Release after a late renewal: %v", err)
+	}
+	if _, err := cs.CoordinationV1().Leases("ns").Get(context.Background(), "l", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("lease left after Release: %v", err)
+	}
+}
