@@ -102,11 +102,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	lease, err := kube.AcquireLease(ctx, d.Client, kube.LeaseConfig{
-		Namespace: cfg.Namespace, Name: spec.Names().Lease(), Holder: cfg.Holder, Purpose: Purpose,
-		Labels: cluster.Labels(cfg.Cluster, cluster.RoleBackup), Clock: d.now, Recheck: d.LeaseRecheck,
-		Note: func(msg string) { fmt.Fprintln(d.errOut(), msg) },
-	})
+	lease, err := kube.AcquireLease(ctx, d.Client, spec.LeaseConfig(cfg.Holder, Purpose, cluster.RoleBackup, d.now, d.LeaseRecheck, d.errOut()))
 	if err != nil {
 		return nil, fmt.Errorf("backup of cluster %s refused: %w", cfg.Cluster, err)
 	}

@@ -167,11 +167,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	lease, err := kube.AcquireLease(ctx, d.Client, kube.LeaseConfig{
-		Namespace: cfg.Namespace, Name: spec.Names().Lease(), Holder: cfg.Holder, Purpose: Purpose,
-		Labels: cluster.Labels(cfg.Cluster, cluster.RoleConfig), Clock: d.Now, Recheck: d.LeaseRecheck,
-		Note: func(msg string) { fmt.Fprintln(d.ErrOut, msg) },
-	})
+	lease, err := kube.AcquireLease(ctx, d.Client, spec.LeaseConfig(cfg.Holder, Purpose, cluster.RoleConfig, d.Now, d.LeaseRecheck, d.ErrOut))
 	if err != nil {
 		return nil, fmt.Errorf("update of cluster %s refused: %w", cfg.Cluster, err)
 	}
