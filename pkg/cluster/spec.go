@@ -113,6 +113,9 @@ type Spec struct {
 	// Cipher is chosen at create and immutable, like Storages: every repository's cipher, ""
 	// (none) or aes-256-cbc, with the passphrase in Secret Names.CipherSecret.
 	Cipher string `json:"cipher,omitempty"`
+	// Retention is each repository's retention policy (RetentionFor gives the one in force);
+	// create and update set it.
+	Retention map[pgbackrest.Storage]Retention `json:"retention,omitempty"`
 
 	// RunAsUser and FSGroup are the pods' uid and fsGroup, decided at create (--run-as-user, the
 	// namespace's OpenShift ranges) and fixed afterwards: the data directory belongs to that uid, so

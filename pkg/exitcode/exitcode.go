@@ -13,6 +13,7 @@ const (
 	Failure    = 1 // the command failed
 	UsageError = 2 // usage or validation error: nothing was changed
 	TimedOut   = 3 // timed out while work still runs in the cluster: re-run to resume
+	Unhealthy  = 4 // status read the cluster and found problems (it lists them)
 )
 
 var (
@@ -20,6 +21,8 @@ var (
 	ErrUsage = errors.New("usage error")
 	// ErrTimeout marks timeouts after which work goes on in the cluster (exit status 3).
 	ErrTimeout = errors.New("timed out")
+	// ErrUnhealthy marks a status that was read and found problems (exit status 4).
+	ErrUnhealthy = errors.New("unhealthy")
 )
 
 type markedError struct {
@@ -46,6 +49,14 @@ func Timeout(err error) error {
 	return &markedError{err: err, mark: ErrTimeout}
 }
 
+// MarkUnhealthy marks err as a cluster found unhealthy by status. MarkUnhealthy(nil) is nil.
+func MarkUnhealthy(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &markedError{err: err, mark: ErrUnhealthy}
+}
+
 // For returns the exit status for err. A bare context.DeadlineExceeded counts as a timeout too:
 // it comes from --timeout elapsing while the cluster goes on working. Cancellation (Ctrl-C) is 1.
 func For(err error) int {
@@ -56,6 +67,8 @@ func For(err error) int {
 		return UsageError
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return TimedOut
+	case errors.Is(err, ErrUnhealthy):
+		return Unhealthy
 	default:
 		return Failure
 	}
