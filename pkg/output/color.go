@@ -94,6 +94,9 @@ func (c *Color) Yellow(s string) string { return c.paint(color.FgYellow, s) }
 // Red paints s red (failure).
 func (c *Color) Red(s string) string { return c.paint(color.FgRed, s) }
 
+// Cyan paints s cyan (the timeline's incremental backups).
+func (c *Color) Cyan(s string) string { return c.paint(color.FgCyan, s) }
+
 // Bold paints s bold.
 func (c *Color) Bold(s string) string { return c.paint(color.Bold, s) }
 

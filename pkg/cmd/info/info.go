@@ -4,8 +4,10 @@ package info
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/timeline"
 )
 
 const long = `Show the backups of a cluster, per repository: label, type, start and stop time, size, size in the
@@ -24,7 +27,14 @@ repository and the WAL range each needs; the archived WAL range; and the recover
 range of times a point-in-time restore can reach.
 
 -o json and -o yaml print a stable structure (pkg/pgbackrest.Summary): fields are added, never
-renamed.`
+renamed.
+
+--timeline draws the same as a picture instead, per repository on one time axis that ends at now:
+the backups (F full, D diff, I incr, at the time each finished), the archived WAL as a bar with its
+gaps, and the recoverable window with its start and end times. It lists each repository's WAL
+archive (one pgbackrest repo-ls per repository) to find the gaps and when the newest WAL was stored.
+It is as wide as the terminal (else $COLUMNS, else 80, or --width), with box-drawing characters
+and colour on a terminal, plain ASCII otherwise (or with --ascii, or when NO_COLOR is set).`
 
 // Options are the flags of `info` and what Complete derives from them.
 type Options struct {
@@ -33,6 +43,10 @@ type Options struct {
 	Storage string
 	Set     string
 	Output  string
+	// Timeline draws the picture; ASCII and Width shape it (Width 0: the terminal's).
+	Timeline bool
+	ASCII    bool
+	Width    int
 
 	Cluster   string
 	Namespace string
@@ -40,6 +54,8 @@ type Options struct {
 	format    output.Format
 	deps      backup.Deps
 	color     *output.Color
+	lookupEnv func(string) (string, bool)
+	tty       *bool // for tests: whether Out is a terminal
 }
 
 // NewOptions holds every default of `info`.
@@ -76,7 +92,10 @@ func newCmd(deps *cmdutil.Deps, use, prefix string) *cobra.Command {
   %[1]s mydb --set 20261125-002441F -o json
 
   # Only the S3 repository
-  %[1]s mydb --storage=s3`, prefix),
+  %[1]s mydb --storage=s3
+
+  # The backups, archive and recoverable window as a picture
+  %[1]s mydb --timeline`, prefix),
 		Args:              cmdutil.ExactArgs(1),
 		ValidArgsFunction: cmdutil.CompleteCluster(deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,6 +112,9 @@ func newCmd(deps *cmdutil.Deps, use, prefix string) *cobra.Command {
 	fl.StringVar(&o.Storage, "storage", o.Storage, "repositories to show: local, s3 or local,s3 (default: all of the cluster's)")
 	fl.StringVar(&o.Set, "set", o.Set, "show only the backup set with this label")
 	fl.StringVarP(&o.Output, "output", "o", o.Output, "output format: table, json or yaml")
+	fl.BoolVar(&o.Timeline, "timeline", o.Timeline, "draw the backups, WAL archive and recoverable window on a time axis")
+	fl.BoolVar(&o.ASCII, "ascii", o.ASCII, "with --timeline: plain ASCII, no colour, even on a terminal")
+	fl.IntVar(&o.Width, "width", o.Width, fmt.Sprintf("with --timeline: columns to draw in, at least %d (default: the terminal's width, else $COLUMNS, else %d)", timeline.MinWidth, output.DefaultWidth))
 	_ = cmd.RegisterFlagCompletionFunc("storage", cobra.FixedCompletions([]string{"local", "s3", "local,s3"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteBackupSet(deps))
@@ -108,6 +130,7 @@ func (o *Options) Complete(deps *cmdutil.Deps, args []string) error {
 	}
 	o.Namespace = c.Namespace
 	o.color = deps.Color
+	o.lookupEnv = os.LookupEnv
 	o.deps = backup.Deps{Client: c.Client, Exec: c.Exec, Now: time.Now, ErrOut: o.ErrOut}
 	return nil
 }
@@ -124,6 +147,14 @@ func (o *Options) Validate() error {
 		return exitcode.Usage(err)
 	}
 	o.format = format
+	switch {
+	case o.Timeline && format != output.Table:
+		return exitcode.Usage(fmt.Errorf("--timeline draws a picture and cannot be combined with -o %s: drop one of them", format))
+	case !o.Timeline && (o.ASCII || o.Width != 0):
+		return exitcode.Usage(errors.New("--ascii and --width shape the picture of --timeline: add --timeline"))
+	case o.Width != 0 && o.Width < timeline.MinWidth:
+		return exitcode.Usage(fmt.Errorf("--width must be at least %d columns, got %d", timeline.MinWidth, o.Width))
+	}
 	return nil
 }
 
@@ -137,7 +168,45 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.format != output.Table {
 		return output.Print(o.Out, o.format, sum)
 	}
+	if o.Timeline {
+		listings, err := backup.ArchiveListings(ctx, o.deps, backup.InfoConfig{Namespace: o.Namespace, Cluster: o.Cluster}, sum)
+		if err != nil {
+			return err
+		}
+		now := o.deps.Now()
+		// Not Cleaned here: the picture holds colour; FromSummary Cleans what came from pgBackRest.
+		_, err = io.WriteString(o.Out, timeline.Render(o.picture(sum, listings, now)))
+		return err
+	}
 	return Render(o.Out, sum)
+}
+
+// picture is the timeline's input: as wide as --width or the output's terminal, box-drawing and
+// colour only on a terminal, without --ascii and NO_COLOR (and colour only when --color allows).
+func (o *Options) picture(sum *pgbackrest.Summary, listings map[pgbackrest.Storage][]pgbackrest.RepoFile, now time.Time) timeline.Input {
+	lookup := o.lookupEnv
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	width := o.Width
+	if width == 0 {
+		width = output.Width(o.Out, lookup)
+	}
+	_, noColor := lookup("NO_COLOR")
+	term, _ := lookup("TERM")
+	fancy := o.isTerminal() && !o.ASCII && !noColor && term != "dumb"
+	style := timeline.Style{Unicode: fancy}
+	if fancy && o.color.Enabled() {
+		style.Color = o.color
+	}
+	return timeline.Input{Repos: timeline.FromSummary(sum, listings, now), Now: now, Width: width, Style: style}
+}
+
+func (o *Options) isTerminal() bool {
+	if o.tty != nil {
+		return *o.tty
+	}
+	return output.IsTerminal(o.Out)
 }
 
 // Render writes the summary as text: per repository a table of backups, the archive range and the
