@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +38,10 @@ type infoSummary struct {
 			Label string `json:"label"`
 			Type  string `json:"type"`
 		} `json:"backups"`
-		Archive *struct{ Min, Max string } `json:"archive"`
+		Archive        *struct{ Min, Max string } `json:"archive"`
+		RecoveryWindow *struct {
+			AtLeastUntil time.Time `json:"atLeastUntil"`
+		} `json:"recoveryWindow"`
 	} `json:"repositories"`
 }
 
@@ -117,6 +122,7 @@ func testBackup(t *testing.T, storage string) {
 			t.Errorf("info table lacks %s:\n%s", b.Label, table)
 		}
 	}
+	checkTimeline(t, ns.mustPlugin(2*time.Minute, "info", c, "--timeline").Stdout, info)
 
 	// Dynamic completion, as the shell asks for it: cluster names from the cluster's labels, and
 	// backup set labels from info.
@@ -227,5 +233,63 @@ func leaseBrokenMidBackup(t *testing.T, ns *Namespace, c, storage string) {
 		t.Logf("the Lease was deleted during the last backup: warned")
 	default:
 		t.Errorf("backup with its Lease deleted: %v, want it stopped before s3 naming the deleted lease\n%s", err, out.String())
+	}
+}
+
+// timelineHeaderRE is a repository's header in `info --timeline`: "local (repo1): 2 backups (1
+// full, 0 diff, 1 incr)[, 1 drawn in the column of another]".
+var timelineHeaderRE = regexp.MustCompile(`^(\S+) \(repo(\d)\): (\d+) backups \(.*\)(?:, (\d+) drawn in the column of another)?$`)
+
+// checkTimeline checks the picture of `info --timeline` (not a terminal here, so plain ASCII)
+// against info -o json: a block per repository, as many marks as backups (those merged into one
+// column counted by the header), and a window that ends between the newest backup and now.
+func checkTimeline(t *testing.T, pic string, info infoSummary) {
+	t.Helper()
+	t.Logf("info --timeline:\n%s", pic)
+	for _, r := range pic {
+		if r > 0x7e && r != '→' && r != '…' && r != '–' {
+			t.Fatalf("info --timeline is not ASCII when not on a terminal (%q):\n%s", r, pic)
+		}
+	}
+	lines := strings.Split(pic, "\n")
+	for _, repo := range info.Repositories {
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, fmt.Sprintf("%s (repo%d): ", repo.Storage, repo.Key)) })
+		if i < 0 || i+1 >= len(lines) {
+			t.Errorf("info --timeline has no block for %s:\n%s", repo.Storage, pic)
+			continue
+		}
+		m := timelineHeaderRE.FindStringSubmatch(lines[i])
+		if m == nil || m[3] != fmt.Sprint(len(repo.Backups)) {
+			t.Errorf("timeline header %q, want %d backups", lines[i], len(repo.Backups))
+			continue
+		}
+		merged := 0
+		if m[4] != "" {
+			merged, _ = strconv.Atoi(m[4])
+		}
+		marks := strings.Count(lines[i+1], "F") + strings.Count(lines[i+1], "D") + strings.Count(lines[i+1], "I")
+		if marks+merged != len(repo.Backups) {
+			t.Errorf("timeline of %s has %d marks (+%d merged), want %d backups:\n%s", repo.Storage, marks, merged, len(repo.Backups), pic)
+		}
+		var window string
+		for _, l := range lines[i:] {
+			if strings.HasPrefix(l, "  recoverable: ") {
+				window = l
+				break
+			}
+		}
+		_, end, ok := strings.Cut(window, " → ")
+		to, err := time.Parse("2006-01-02 15:04:05Z", strings.TrimPrefix(strings.Split(end, ",")[0], "at least "))
+		if !ok || err != nil || repo.RecoveryWindow == nil {
+			t.Errorf("timeline of %s: no window end in %q (%v)", repo.Storage, window, err)
+			continue
+		}
+		if to.Before(repo.RecoveryWindow.AtLeastUntil) || to.After(time.Now().Add(time.Minute)) {
+			t.Errorf("timeline of %s ends its window at %s, want between the newest backup's stop %s and now", repo.Storage, to, repo.RecoveryWindow.AtLeastUntil)
+		}
+		t.Logf("timeline of %s: %d marks, %d merged, %s", repo.Storage, marks, merged, window)
+	}
+	if strings.Contains(pic, "could not be read") {
+		t.Errorf("info --timeline could not list an archive:\n%s", pic)
 	}
 }
