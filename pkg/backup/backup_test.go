@@ -60,6 +60,8 @@ type fakeExec struct {
 	// gapStatus is what the primary's archive-backfill.sh --status prints, one answer per call
 	// (the last one repeats).
 	gapStatus []string
+	// repoLs is repo-ls's output per --repo=N option; a repository not in it fails.
+	repoLs map[string]string
 }
 
 var _ kube.Executor = (*fakeExec)(nil)
@@ -109,6 +111,16 @@ func (f *fakeExec) Exec(ctx context.Context, ns, pod, container string, cmd []st
 	case "check":
 		fmt.Fprint(stderr, f.checkOut)
 		return f.checkErr
+	}
+	if len(cmd) > 2 && cmd[len(cmd)-2] == "repo-ls" {
+		for opt, out := range f.repoLs {
+			if slices.Contains(cmd, opt) {
+				fmt.Fprint(stdout, out)
+				return nil
+			}
+		}
+		fmt.Fprintln(stderr, "ERROR: [039]: HTTP request failed")
+		return &kube.ExitError{Code: 39}
 	}
 	if cmd[0] == "pgrep" {
 		if f.pgrepErr == nil {
@@ -633,6 +645,40 @@ func TestInfo(t *testing.T) {
 	_, err = Info(t.Context(), deps(cs, ex, io.Discard), InfoConfig{Namespace: "ns", Cluster: "pg1", Set: "20990101-000000F"})
 	if !errors.Is(err, ErrSetNotFound) || !strings.Contains(err.Error(), "existing sets: 20261125-002351F") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestArchiveListings: one repo-ls --recurse of the stanza's archive per repository, the current
+// history's files kept; a repository whose listing fails is left out with a warning.
+func TestArchiveListings(t *testing.T) {
+	cs := fake.NewClientset(objects(t, newSpec(pgbackrest.Local, pgbackrest.S3), true)...)
+	sum, err := Summarize(fixture(t), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	max1 := sum.Repositories[0].Archive.Max
+	ex := &fakeExec{repoLs: map[string]string{"--repo=1": `{".":{"type":"path"},"15-1":{"type":"path"},` +
+		`"15-1/0000000100000000/` + max1 + `-aa.gz":{"type":"file","size":10,"time":1764030000},` +
+		`"14-1/0000000100000000/000000010000000000000001-bb.gz":{"type":"file","size":10,"time":1700000000}}`}}
+	var errOut strings.Builder
+	got, err := ArchiveListings(t.Context(), deps(cs, ex, &errOut), InfoConfig{Namespace: "ns", Cluster: "pg1"}, sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files := got[pgbackrest.Local]; len(files) != 1 || files[0].Name != "0000000100000000/"+max1+"-aa.gz" || files[0].Time.Unix() != 1764030000 {
+		t.Errorf("local listing %+v", files)
+	}
+	if _, ok := got[pgbackrest.S3]; ok || !strings.Contains(errOut.String(), "warning: listing the WAL archive of s3 (repo2)") {
+		t.Errorf("a failed listing: %v, stderr %q", got, errOut.String())
+	}
+	if len(ex.calls) != 2 {
+		t.Fatalf("execs %q", ex.calls)
+	}
+	for i, c := range ex.calls {
+		want := []string{"pgbackrest", fmt.Sprintf("--repo=%d", i+1), "--output=json", "--recurse", "repo-ls", "archive/db"}
+		if !slices.Equal(c, want) {
+			t.Errorf("exec %q, want %q", c, want)
+		}
 	}
 }
 

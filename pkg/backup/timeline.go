@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/timeline"
@@ -25,7 +26,9 @@ func ArchiveListings(ctx context.Context, d Deps, cfg InfoConfig, sum *pgbackres
 		if r.Archive == nil || r.Storage == "" {
 			continue
 		}
-		data, err := execRead(ctx, d, cfg.Namespace, pod, RepoLsRecurseArgs(r.Key, "archive/"+Stanza))
+		lctx, cancel := context.WithTimeout(ctx, listingWait)
+		data, err := execRead(lctx, d, cfg.Namespace, pod, RepoLsRecurseArgs(r.Key, "archive/"+Stanza))
+		cancel()
 		var files []pgbackrest.RepoFile
 		if err == nil {
 			files, err = pgbackrest.ParseRepoLs(data)
@@ -38,6 +41,10 @@ func ArchiveListings(ctx context.Context, d Deps, cfg InfoConfig, sum *pgbackres
 	}
 	return out, nil
 }
+
+// listingWait bounds one repository's listing: a repository that is down must not hold the
+// picture up (it is then drawn from info's range).
+const listingWait = 30 * time.Second
 
 // RepoLsRecurseArgs is `repo-ls --output=json --recurse` of path in repository repo.
 func RepoLsRecurseArgs(repo int, path string) []string {
