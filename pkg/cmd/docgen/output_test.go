@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/s3"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/restore"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/status"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/update"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/version"
 )
@@ -30,6 +31,7 @@ func TestDocsUpToDateOutputFields(t *testing.T) {
 		"list":                 reflect.TypeFor[list.Result](),
 		"retired":              reflect.TypeFor[restore.RetiredList](),
 		"s3 show":              reflect.TypeFor[s3.View](),
+		"status":               reflect.TypeFor[status.Status](),
 		"version":              reflect.TypeFor[version.Info](),
 		"update":               reflect.TypeFor[update.Result](),
 	}
