@@ -19,6 +19,10 @@ const (
 	LabelStorage    = "pgbackrest.dev/storage"
 
 	ScheduleKindBackup = "backup"
+
+	// AnnotationSuspendedBy on a schedule's CronJob names the restore that suspended it, so that
+	// restore resumes only what it suspended and `schedule list` can say why one is suspended.
+	AnnotationSuspendedBy = "pgbackrest.dev/suspended-by"
 )
 
 // ScheduleLabels are the labels of a backup schedule's CronJob and of its Job template.

@@ -22,6 +22,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/retired"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/rotatecerts"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/s3"
+	schedulecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/schedule"
 	statuscmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/status"
 	updatecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/update"
 	versioncmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/version"
@@ -106,6 +107,7 @@ all state lives in the namespace.`,
 	add(GroupBackup, info.NewCmd(deps))
 	add(GroupBackup, info.NewShowCmd(deps)) // show backup = info
 	add(GroupBackup, check.NewCmd(deps))
+	add(GroupBackup, schedulecmd.NewCmd(deps))
 	add(GroupBackup, statuscmd.NewCmd(deps))
 
 	// Restore: restore, promote, retired, cleanup.

@@ -61,7 +61,7 @@ const (
 )
 
 // AnnotationSuspendedBy on a CronJob says which restore suspended it, so only those are resumed.
-const AnnotationSuspendedBy = "pgbackrest.dev/suspended-by"
+const AnnotationSuspendedBy = cluster.AnnotationSuspendedBy
 
 // Phases written to AnnotationPhase as the steps run (for people, and so a re-run knows a
 // restore Job was started before).

@@ -171,7 +171,7 @@ func (r *Restore) record(ctx context.Context) error {
 // --- schedules -----------------------------------------------------------------------------
 
 func (r *Restore) cronJobs(ctx context.Context) ([]batchv1.CronJob, error) {
-	sel := cluster.LabelInstance + "=" + r.Spec.Name + "," + cluster.LabelManagedBy + "=" + cluster.ManagedBy
+	sel := cluster.ScheduleSelector(r.Spec.Name)
 	list, err := r.d.Client.BatchV1().CronJobs(r.Spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, kube.Explain(fmt.Errorf("listing the backup schedules (CronJobs %s): %w", sel, err), "list", "cronjobs", r.Spec.Namespace)
