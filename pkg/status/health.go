@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/backup"
@@ -96,7 +97,7 @@ func Evaluate(st *Status, l Limits, now time.Time) {
 			continue
 		}
 		msg := "WAL archiving to " + string(q.Storage) + " fails: " + q.Describe(now.Unix())
-		if q.LastLog != "" {
+		if q.LastLog != "" && !strings.Contains(q.LastLog, " INFO: ") { // a command's start line says nothing
 			msg += "; last copy attempt: " + q.LastLog
 		}
 		add("archiving", q.Storage, msg, fmt.Sprintf("make %s reachable again (for s3: `kubectl pgbackrest s3 show`), then `kubectl pgbackrest check %s` copies the gap", q.Storage, c))
