@@ -201,6 +201,17 @@ func (b *bench) measureAPI(ctx context.Context, res *Results) error {
 		logf("%s: %s requests", c.label, row.Requests.Format(0))
 		res.API = append(res.API, row)
 	}
+	// status: its wall time (it must read in under a second) and what it asks, execs included
+	// (exec pods/exec), on the cluster the backups and the restore above left. It exits 4 when it
+	// finds the bench cluster unhealthy: still a reading.
+	srow, err := b.countRuns(ctx, proxy, counted, b.cfg.Runs, "sh", "-c", `kubectl-pgbackrest "$@" || [ $? = 4 ]`, "sh",
+		"-n", b.cfg.Namespace, "status", b.cfg.Cluster)
+	if err != nil {
+		return err
+	}
+	srow.Command = "status"
+	logf("status: %s requests, %s ms", srow.Requests.Format(0), srow.WallMs.Format(0))
+	res.API = append(res.API, srow)
 	return nil
 }
 
