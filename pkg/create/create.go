@@ -41,7 +41,10 @@ const AnnotationCreatedAt = "pgbackrest.dev/created-at"
 // and Timeout matter: the stored spec wins.
 type Config struct {
 	Name, Namespace string
-	Storages        []pgbackrest.Storage
+	// Schedules are --schedule-full/diff/incr: backup type → cron expression (checked by the
+	// caller), each scheduled to every storage as create's last step.
+	Schedules map[string]string
+	Storages  []pgbackrest.Storage
 	// PGVersion is the PostgreSQL major; 0 means cluster.DefaultPGVersion. Fixed at create:
 	// PGVersionExplicit (--pg-version given) with another major than an existing cluster's is refused.
 	PGVersion         int
@@ -340,7 +343,7 @@ func Run(ctx context.Context, deps Deps, cfg Config) (*Result, error) {
 	if cfg.Timeout > 0 {
 		deadline = now().Add(cfg.Timeout)
 	}
-	w := &run{deps: deps, spec: spec, deadline: deadline}
+	w := &run{deps: deps, spec: spec, deadline: deadline, schedules: cfg.Schedules}
 	rec := &recorder{Reporter: deps.Reporter}
 	err = (workflow.Runner{Now: now}).Run(ctx, w.steps(), rec)
 	res := &Result{Spec: spec, Existed: cm != nil, Changed: rec.applied > 0}
@@ -369,9 +372,10 @@ func (r *recorder) Start(name string) {
 
 // run holds one create run's state.
 type run struct {
-	deps     Deps
-	spec     *cluster.Spec
-	deadline time.Time
+	deps      Deps
+	spec      *cluster.Spec
+	deadline  time.Time
+	schedules map[string]string
 }
 
 func (w *run) ns() string           { return w.spec.Namespace }
@@ -398,7 +402,7 @@ func (w *run) steps() []workflow.Step {
 	if w.spec.Encrypted() {
 		steps = append(steps, workflow.Step{Name: "repository passphrase (Secret " + n.CipherSecret() + ")", Done: w.cipherDone, Apply: w.createCipher})
 	}
-	return append(steps, []workflow.Step{
+	return append(append(steps, []workflow.Step{
 		{Name: "volumes (PVC " + strings.Join(pvcs, ", ") + ")", Done: w.volumesDone, Apply: w.createVolumes},
 		{Name: "services (" + n.Primary() + ", " + n.RepoHost() + ")", Done: w.servicesDone, Apply: w.applyServices},
 		{Name: "network policies (" + n.RepoHost() + ", " + n.Primary() + ")", Done: w.policiesDone, Apply: w.applyPolicies},
@@ -412,7 +416,7 @@ func (w *run) steps() []workflow.Step {
 		{Name: "stanza-create", Done: w.markerDone, Apply: w.stanzaCreate},
 		{Name: "check (WAL archiving reaches " + storageString(w.spec.Storages) + ")", Done: w.markerDone, Apply: w.check},
 		{Name: "mark created (annotation " + AnnotationCreatedAt + ")", Done: w.markerDone, Apply: w.mark},
-	}...)
+	}...), w.scheduleSteps()...)
 }
 
 func (w *run) configs() (dbConf, repoConf string, err error) { return Render(w.spec) }

@@ -56,7 +56,7 @@ func TestSchedule(t *testing.T) {
 	ns.mustPlugin(time.Minute, "schedule", "create", c, "--type", "full", "--storage", "local", "--schedule", "* * * * *")
 	name := c + "-full-local"
 
-	list := func() scheduleList {
+	listOf := func(name string) scheduleList {
 		t.Helper()
 		out := ns.mustPlugin(time.Minute, "schedule", "list", c, "-o", "json").Stdout
 		var l scheduleList
@@ -68,6 +68,7 @@ func TestSchedule(t *testing.T) {
 		}
 		return l
 	}
+	list := func() scheduleList { t.Helper(); return listOf(name) }
 
 	start := time.Now()
 	deadline := start.Add(150 * time.Second)
@@ -169,5 +170,19 @@ func TestSchedule(t *testing.T) {
 	ns.mustPlugin(time.Minute, "schedule", "delete", c, name)
 	if out := ns.kubectl(time.Minute, "get", "cronjobs,serviceaccounts,roles,rolebindings", "-l", "app.kubernetes.io/instance="+c+",pgbackrest.dev/role=schedule", "-o", "name"); strings.TrimSpace(out) != "" {
 		t.Errorf("schedule delete left:\n%s", out)
+	}
+
+	// create --schedule-incr on the existing cluster: create's last step adds the schedule to
+	// every storage; delete of the cluster removes it with its ServiceAccount, Role and RoleBinding.
+	if r := ns.plugin(time.Minute, append(createArgs(t, c, "local"), "--schedule-incr", "0 3 * * 70")...); r.Code != 2 || !strings.Contains(r.Stderr, "--schedule-incr") {
+		t.Errorf("create --schedule-incr with a bad expression: exit %d, want 2 naming the flag:\n%s", r.Code, r.Stderr)
+	}
+	ns.mustPlugin(10*time.Minute, append(createArgs(t, c, "local"), "--schedule-incr", "0 3 * * *")...)
+	if s := listOf(c + "-incr-local").Schedules[0]; s.Type != "incr" || s.Storage != "local" || s.Suspended {
+		t.Errorf("create --schedule-incr made %+v", s)
+	}
+	ns.mustPlugin(5*time.Minute, "delete", c)
+	if out := ns.kubectl(time.Minute, "get", "cronjobs,jobs,serviceaccounts,roles,rolebindings", "-l", "app.kubernetes.io/instance="+c, "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("delete left the schedules' objects:\n%s", out)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/s3settings"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/schedule"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/version"
 )
 
@@ -65,6 +66,8 @@ type Options struct {
 	NodeLabels        []string
 	// ImagePullSecrets are the --image-pull-secret names, set on every pod.
 	ImagePullSecrets []string
+	// ScheduleFull, ScheduleDiff and ScheduleIncr are --schedule-full/diff/incr (docs/schedules.md).
+	ScheduleFull, ScheduleDiff, ScheduleIncr string
 	// PostgresFrom narrows who may connect to 5432 (the primary's NetworkPolicy); empty: everyone.
 	PostgresFrom []string
 	S3Secret     string
@@ -203,6 +206,12 @@ and a warning says so.`,
 	f.StringVar(&o.RepoSize, "repo-size", o.RepoSize, "Size of the local repository volume (storage local)")
 	f.StringVar(&o.ArchiveBacklogMax, "archive-backlog-max", o.ArchiveBacklogMax,
 		"Most WAL kept in pg_wal while a repository cannot be reached, then given up for it (default: a quarter of --pgdata-size)")
+	for _, sf := range []struct {
+		v   *string
+		typ string
+	}{{&o.ScheduleFull, "full"}, {&o.ScheduleDiff, "diff"}, {&o.ScheduleIncr, "incr"}} {
+		f.StringVar(sf.v, "schedule-"+sf.typ, *sf.v, "cron expression of a scheduled "+sf.typ+" backup to every storage of the cluster, e.g. \"0 1 * * 0\" (docs/schedules.md)")
+	}
 	f.StringArrayVar(&o.ImagePullSecrets, "image-pull-secret", o.ImagePullSecrets,
 		"Secret (type kubernetes.io/dockerconfigjson) with the credentials to pull --image, set on every pod (repeatable; kept by update)")
 	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary and its restore Jobs on nodes with this label, key=value (repeatable; not the repository host)")
@@ -268,6 +277,13 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	o.nodeSelector = sel
+	for _, typ := range pgbackrest.BackupTypes {
+		if cron, ok := o.schedules()[typ]; ok {
+			if _, err := schedule.ParseCron("--schedule-"+typ, cron); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	if _, err := cluster.ParsePostgresFromList(o.PostgresFrom); err != nil {
 		errs = append(errs, err)
 	}
@@ -336,6 +352,17 @@ func (o *Options) Complete(deps *cmdutil.Deps, cmd *cobra.Command) error {
 	return nil
 }
 
+// schedules are the --schedule-TYPE flags given: type → cron expression.
+func (o *Options) schedules() map[string]string {
+	m := map[string]string{}
+	for typ, v := range map[string]string{"full": o.ScheduleFull, "diff": o.ScheduleDiff, "incr": o.ScheduleIncr} {
+		if v != "" {
+			m[typ] = v
+		}
+	}
+	return m
+}
+
 func (o *Options) config() create.Config {
 	return create.Config{
 		Name:              o.Name,
@@ -356,6 +383,7 @@ func (o *Options) config() create.Config {
 		ImageExplicit:     o.Changed != nil && o.Changed("image"),
 		Cipher:            o.cipher,
 		ImagePullSecrets:  o.pullSecrets(),
+		Schedules:         o.schedules(),
 		RunAsUser:         o.runAsUser,
 		Warn:              func(msg string) { output.Warn(o.ErrOut, o.Color, "%s", msg) },
 	}

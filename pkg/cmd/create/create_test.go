@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{"empty --image", func(o *Options) { o.Image, o.Changed = "", func(f string) bool { return f == "image" } },
 			[]string{`invalid --image ""`, "ghcr.io/kubectl-pgbackrest/postgres:17-dev", "leave --image out"}},
 		{"image with a space", func(o *Options) { o.Image = "a b" }, []string{`invalid --image "a b"`}},
+		{"schedules", func(o *Options) { o.ScheduleFull, o.ScheduleIncr = "0 1 * * 0", "@daily" }, nil},
+		{"bad --schedule-diff", func(o *Options) { o.ScheduleDiff = "0 1 * *" }, []string{"invalid --schedule-diff", "want 5 fields"}},
 		{"pg 15", func(o *Options) { o.PGVersion = 15 }, nil},
 		{"pg 17", func(o *Options) { o.PGVersion = 17 }, nil},
 		{"pg 16 has no image", func(o *Options) { o.PGVersion = 16 }, []string{"invalid --pg-version 16", "use 15 or 17"}},

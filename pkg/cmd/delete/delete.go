@@ -84,7 +84,8 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 		Use:   "delete CLUSTER [--delete-data [--yes]]",
 		Short: "Delete a cluster's pods, Services, configuration and TLS Secret; keep its volumes unless --delete-data",
 		Long: `Delete a cluster: its Deployments (the primary first, so PostgreSQL stops before the
-repository host it archives to), Services, NetworkPolicies, restore Jobs, Lease, TLS Secret and
+repository host it archives to), backup schedules (CronJobs, their Jobs, ServiceAccount, Role and
+RoleBinding), Services, NetworkPolicies, restore Jobs, Lease, TLS Secret and
 ConfigMap.
 Its PersistentVolumeClaims (the data and the local repository) are kept and listed, unless
 --delete-data, which asks you to type the cluster name (or takes --yes). The namespace's S3 Secret
@@ -321,12 +322,26 @@ func (o *Options) delete(ctx context.Context, x object) error {
 // that are not the cluster's are returned apart (*kube.ForeignError), never to be deleted.
 func (o *Options) find(ctx context.Context) ([]object, []error, error) {
 	ns := o.Namespace
-	refs := cluster.Names{Cluster: o.Name}.Refs(ns)
+	n := cluster.Names{Cluster: o.Name}
+	// The schedules' ServiceAccount, Role and RoleBinding (docs/schedules.md) go with the cluster.
+	// The ConfigMap stays last.
+	refs := n.Refs(ns)
+	refs = append(refs[:len(refs)-1:len(refs)-1], kube.Ref{Kind: "RoleBinding", Namespace: ns, Name: n.ScheduleServiceAccount()},
+		kube.Ref{Kind: "Role", Namespace: ns, Name: n.ScheduleServiceAccount()},
+		kube.Ref{Kind: "ServiceAccount", Namespace: ns, Name: n.ScheduleServiceAccount()}, refs[len(refs)-1])
 	ours, foreign, err := kube.CheckOwned(ctx, o.Client, refs, cluster.Owner(o.Name))
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []object
+	// The schedules first, so that no scheduled backup starts while the cluster goes.
+	cjs, err := o.Client.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.ScheduleSelector(o.Name)})
+	if err != nil {
+		return nil, nil, kube.Explain(fmt.Errorf("listing the schedules of cluster %s: %w", o.Name, err), "list", "cronjobs", ns)
+	}
+	for _, cj := range cjs.Items {
+		out = append(out, object{Owned: kube.Owned{Ref: kube.Ref{Kind: "CronJob", Namespace: ns, Name: cj.Name}, UID: cj.UID}})
+	}
 	for _, x := range ours {
 		if x.Kind == "Deployment" {
 			out = append(out, object{Owned: x})

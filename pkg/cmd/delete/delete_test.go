@@ -21,6 +21,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/schedule"
 )
 
 const ns = "ns1"
@@ -37,6 +38,9 @@ func clusterObjects(t *testing.T) []runtime.Object {
 	}
 	other := create.NewSpec(create.Config{Name: "pg2", Namespace: ns, Storages: []pgbackrest.Storage{pgbackrest.Local}, Image: "img"}, cluster.S3{})
 	job := manifest.RestoreJob(spec, "20260102030405", "pg1-20260102030405", []string{"pgbackrest", "restore"})
+	objs = append(objs, schedule.Objects(spec, schedule.CreateConfig{Namespace: ns, Cluster: "pg1", Type: "full",
+		Storage: pgbackrest.Local, Cron: "0 1 * * 0", Image: "plugin"})...)
+	objs = append(objs, schedule.CronJob(schedule.Schedule{Namespace: ns, Cluster: "pg2", Type: "full", Storage: pgbackrest.Local, Cron: "0 1 * * 0"}))
 	return append(objs,
 		job,
 		&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: ns}},
@@ -77,9 +81,10 @@ func TestDeleteKeepsVolumes(t *testing.T) {
 	if err := o.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := "deployments/pg1 deployments/pg1-backrest-shared-repo jobs/pg1-restore-20260102030405 services/pg1 " +
+	want := "cronjobs/pg1-full-local deployments/pg1 deployments/pg1-backrest-shared-repo jobs/pg1-restore-20260102030405 services/pg1 " +
 		"services/pg1-backrest-shared-repo networkpolicies/pg1 networkpolicies/pg1-backrest-shared-repo " +
-		"leases/pg1-pgbackrest secrets/pg1-pgbackrest-tls configmaps/pg1-pgbackrest"
+		"leases/pg1-pgbackrest secrets/pg1-pgbackrest-tls rolebindings/pg1-pgbackrest-schedule roles/pg1-pgbackrest-schedule " +
+		"serviceaccounts/pg1-pgbackrest-schedule configmaps/pg1-pgbackrest"
 	if got := strings.Join(deletes(cs), " "); got != want {
 		t.Errorf("deleted, in order:\n got %s\nwant %s", got, want)
 	}
