@@ -125,6 +125,10 @@ func TestStatus(t *testing.T) {
 			t.Errorf("repository %s: volume size %d (local only)", repo.Storage, repo.VolumeSizeBytes)
 		}
 	}
+	all := ns.plugin(time.Minute, "status", "--all")
+	if all.Code != 0 || !strings.Contains(all.Stdout, c) || !strings.Contains(all.Stdout, "healthy") {
+		t.Errorf("status --all on a healthy namespace: exit %d\n%s%s", all.Code, all.Stdout, all.Stderr)
+	}
 	if s.CertificatesNotAfter == nil || time.Until(*s.CertificatesNotAfter) < 300*24*time.Hour {
 		t.Errorf("certificatesNotAfter %v", s.CertificatesNotAfter)
 	}
@@ -145,6 +149,9 @@ func TestStatus(t *testing.T) {
 		time.Sleep(3 * time.Second)
 	}
 	t.Logf("%.0fs into the outage status exits 4: %+v", time.Since(outage).Seconds(), s.Problems)
+	if all = ns.plugin(time.Minute, "status", "--all"); all.Code != 4 || !strings.Contains(all.Stdout, "unhealthy") {
+		t.Errorf("status --all during the outage: exit %d, want 4\n%s%s", all.Code, all.Stdout, all.Stderr)
+	}
 	if hasProblem(s, "archiving", "local") || hasProblem(s, "no-backup", "local") {
 		t.Errorf("the local repository is fine during an S3 outage: %+v", s.Problems)
 	}
