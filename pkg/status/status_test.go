@@ -117,7 +117,7 @@ func TestCronPeriod(t *testing.T) {
 		{"0 1 * * 7", "", 7 * 24 * time.Hour, false},
 		{"0 1 * *", "", 0, true},
 		{"61 * * * *", "", 0, true},
-		{"0 1 * * sun", "", 0, true},
+		{"0 1 * * sun", "", 7 * 24 * time.Hour, false},
 		{"0 0 30 2 *", "", 0, true},
 		{"0 1 * * *", "Nowhere/City", 0, true},
 	} {
