@@ -165,9 +165,10 @@ func Role(ns, clusterName string) *rbacv1.Role {
 			{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"get", "create"}},
 			// Error messages explain a pod that does not run.
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"list", "watch"}},
-			// The Lease that keeps backups and restores apart (watched by name; create cannot be
-			// limited by name, so none of these is).
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "delete"}},
+			// The Lease that keeps backups and restores apart (create cannot be limited by name, so
+			// none of these is). Only verbs manifests/rbac/role.yaml holds too: Kubernetes lets a
+			// user grant a Role only with permissions they have.
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "watch", "create", "update", "delete"}},
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -8,8 +9,10 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
@@ -188,4 +191,36 @@ func TestEntryOf(t *testing.T) {
 func selectorMatches(sel string, l map[string]string) bool {
 	s, err := labels.Parse(sel)
 	return err == nil && s.Matches(labels.Set(l))
+}
+
+// TestRoleWithinUserRole: Kubernetes lets a user create a Role only with permissions they hold,
+// so every rule of the schedules' Role must be granted by manifests/rbac/role.yaml.
+func TestRoleWithinUserRole(t *testing.T) {
+	b, err := os.ReadFile("../../manifests/rbac/role.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user rbacv1.Role
+	if err := yaml.Unmarshal(b, &user); err != nil {
+		t.Fatal(err)
+	}
+	grants := func(group, resource, verb string) bool {
+		for _, r := range user.Rules {
+			if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) && len(r.ResourceNames) == 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range Role("db", "pg1").Rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					if !grants(g, res, v) {
+						t.Errorf("the schedules' Role has %s %s/%s, which manifests/rbac/role.yaml does not grant: a user bound to it could not create the Role", v, g, res)
+					}
+				}
+			}
+		}
+	}
 }
