@@ -52,6 +52,11 @@ func TestRBAC(t *testing.T) {
 		{10 * time.Minute, []string{"rotate-certs", c, "--timeout", "8m"}},
 		{time.Minute, []string{"list"}},
 		{time.Minute, []string{"retired", c}},
+		// The schedules' Role is granted by a user of role.yaml (it holds every permission in it).
+		{time.Minute, []string{"schedule", "create", c, "--type", "full", "--storage", "local", "--schedule", "0 1 * * 0"}},
+		{time.Minute, []string{"schedule", "list", c}},
+		{time.Minute, []string{"schedule", "suspend", c, "--type", "full", "--storage", "local"}},
+		{time.Minute, []string{"schedule", "delete", c, "--type", "full", "--storage", "local"}},
 	}
 	for _, s := range steps {
 		start := time.Now()
