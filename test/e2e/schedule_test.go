@@ -100,7 +100,7 @@ func TestSchedule(t *testing.T) {
 	if len(info.Repositories) != 1 || len(info.Repositories[0].Backups) == 0 || info.Repositories[0].Backups[0].Type != "full" {
 		t.Fatalf("info shows no full backup after the scheduled run:\n%s", infoOut)
 	}
-	// The Lease holder of the scheduled run was the pod, and the logs are kept.
+	// The Job (and its pod log) is kept for inspection.
 	if logs := ns.kubectl(time.Minute, "logs", "job/"+list().Schedules[0].LastJob); !strings.Contains(logs, "full backup") {
 		t.Errorf("the scheduled Job's log does not show the backup:\n%s", logs)
 	}
