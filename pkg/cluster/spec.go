@@ -251,6 +251,13 @@ func (s *Spec) Validate() error {
 	if err := s.ValidateArchiveBacklog(); err != nil {
 		errs = append(errs, err)
 	}
+	for st, r := range s.Retention {
+		if !s.Has(st) {
+			errs = append(errs, fmt.Errorf("retention for %s, which the cluster does not have", st))
+		} else if err := r.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("retention of %s: %w", st, err))
+		}
+	}
 	if s.Has(pgbackrest.Local) {
 		if _, err := ParseSize("--repo-size", s.RepoSize); err != nil {
 			errs = append(errs, err)
@@ -352,6 +359,10 @@ func (s *Spec) ConfigParams() pgbackrest.ConfigParams {
 	p.ConfigDir = ConfigDir
 	p.Port = PGBackRestPort
 	p.Cipher = s.Cipher
+	p.Retention = map[pgbackrest.Storage]pgbackrest.Retention{}
+	for _, st := range s.Storages {
+		p.Retention[st] = s.RetentionFor(st)
+	}
 	if s.Has(pgbackrest.S3) {
 		p.S3 = pgbackrest.S3Settings{
 			Bucket:    s.S3.Bucket,

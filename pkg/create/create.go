@@ -57,6 +57,8 @@ type Config struct {
 	RepoSize     string
 	// ArchiveBacklogMax is the spec's ArchiveBacklogMax; "" derives it from PGDataSize.
 	ArchiveBacklogMax string
+	// Retention is the spec's Retention; nil keeps the defaults (cluster.RetentionFor).
+	Retention map[pgbackrest.Storage]cluster.Retention
 	NodeSelector      map[string]string
 	// PostgresFrom is the spec's PostgresFrom: who may reach 5432 (nil: everyone).
 	PostgresFrom []string
@@ -128,6 +130,7 @@ func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
 		spec.RepoSize = cfg.RepoSize
 	}
 	spec.ArchiveBacklogMax = cfg.ArchiveBacklogMax
+	spec.Retention = cfg.Retention
 	if !spec.Has(pgbackrest.Local) {
 		spec.RepoSize = ""
 	}

@@ -116,9 +116,10 @@ type ConfigParams struct {
 	CompressType  string
 	CompressLevel int
 	ProcessMax    int
-	// RetentionFull is repoN-retention-full for every repository. It is written to the repository
-	// host's config only: expire runs there after each backup.
-	RetentionFull int
+	// Retention is each repository's repoN-retention-* policy; a repository without an entry
+	// keeps DefaultRetention. It is written to the repository host's config only: expire runs
+	// there after each backup.
+	Retention map[Storage]Retention
 	// IOTimeout and ArchiveTimeout are in seconds.
 	IOTimeout      int
 	ArchiveTimeout int
@@ -149,7 +150,6 @@ func DefaultConfigParams() ConfigParams {
 		CompressType:   "zst",
 		CompressLevel:  3,
 		ProcessMax:     2,
-		RetentionFull:  2,
 		IOTimeout:      30,
 		ArchiveTimeout: 60,
 	}
@@ -217,8 +217,10 @@ func (p ConfigParams) Validate() error {
 	if p.ProcessMax < 1 || p.ProcessMax > 999 {
 		bad("process-max %d must be within 1-999", p.ProcessMax)
 	}
-	if p.RetentionFull < 1 || p.RetentionFull > 9999999 {
-		bad("retention-full %d must be at least 1", p.RetentionFull)
+	for _, st := range p.Storages {
+		if err := p.retention(st).Validate(); err != nil {
+			bad("%s: %v", st, err)
+		}
 	}
 	if p.IOTimeout < 1 || p.IOTimeout > 3600 {
 		bad("io-timeout %d s must be within 1-3600", p.IOTimeout)
@@ -318,11 +320,11 @@ func renderRepo(p ConfigParams, role string, server bool, lockPath string) (stri
 	w.section("global")
 	if p.has(Local) {
 		w.set("repo1-path", LocalRepoPath)
-		w.set("repo1-retention-full", p.RetentionFull)
+		p.retention(Local).write(&w, RepoKey(Local))
 	}
 	if p.has(S3) {
 		p.writeS3(&w)
-		w.set("repo2-retention-full", p.RetentionFull)
+		p.retention(S3).write(&w, RepoKey(S3))
 	}
 	p.writeCipher(&w)
 	p.writeCommon(&w, lockPath)

@@ -63,6 +63,9 @@ type Options struct {
 	RepoSize     string
 	// ArchiveBacklogMax bounds the WAL kept for a repository that is down; "" derives it.
 	ArchiveBacklogMax string
+	// Retention are the --retention-* flags; retention is what they give per repository.
+	Retention cluster.RetentionFlags
+	retention map[pgbackrest.Storage]cluster.Retention
 	NodeLabels        []string
 	// ImagePullSecrets are the --image-pull-secret names, set on every pod.
 	ImagePullSecrets []string
@@ -217,6 +220,7 @@ and a warning says so.`,
 	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary and its restore Jobs on nodes with this label, key=value (repeatable; not the repository host)")
 	f.StringArrayVar(&o.PostgresFrom, "postgres-from", o.PostgresFrom,
 		"Admit connections to PostgreSQL (5432) only from this CIDR or label selector of pods in the namespace (repeatable; default: from anywhere)")
+	cmdutil.AddRetentionFlags(f, &o.Retention)
 	f.StringVar(&o.S3Secret, "s3-secret", o.S3Secret, "Secret with the S3 settings and credentials (storage s3)")
 	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, client (print the objects, send nothing) or server (validate on the server, persist nothing)")
 	f.Lookup("dry-run").NoOptDefVal = DryRunClient
@@ -246,6 +250,11 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	o.storages = storages
+	if err == nil && o.Retention.Given() {
+		if o.retention, err = o.Retention.Apply(nil, storages); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := cluster.CheckPGVersion("--pg-version", o.PGVersion); err != nil {
 		errs = append(errs, err)
 	}
@@ -375,6 +384,7 @@ func (o *Options) config() create.Config {
 		PGDataSize:        o.PGDataSize,
 		RepoSize:          o.RepoSize,
 		ArchiveBacklogMax: o.ArchiveBacklogMax,
+		Retention:         o.retention,
 		NodeSelector:      o.nodeSelector,
 		PostgresFrom:      o.PostgresFrom,
 		S3Secret:          o.S3Secret,
@@ -480,6 +490,9 @@ func (o *Options) warnIgnored(spec *cluster.Spec) {
 	}
 	if spec.Has(pgbackrest.S3) {
 		check("s3-secret", o.S3Secret, spec.S3Secret)
+	}
+	if o.Retention.Given() && !maps.Equal(o.retention, spec.Retention) {
+		diffs = append(diffs, diff{"retention-*", fmt.Sprint(o.retention), fmt.Sprint(spec.Retention) + " (change it with `kubectl pgbackrest update`)"})
 	}
 	if o.Changed("node-label") && !maps.Equal(o.nodeSelector, spec.NodeSelector) {
 		diffs = append(diffs, diff{"node-label", fmt.Sprint(o.nodeSelector), fmt.Sprint(spec.NodeSelector)})
