@@ -58,8 +58,8 @@ type Config struct {
 	// ArchiveBacklogMax is the spec's ArchiveBacklogMax; "" derives it from PGDataSize.
 	ArchiveBacklogMax string
 	// Retention is the spec's Retention; nil keeps the defaults (cluster.RetentionFor).
-	Retention map[pgbackrest.Storage]cluster.Retention
-	NodeSelector      map[string]string
+	Retention    map[pgbackrest.Storage]cluster.Retention
+	NodeSelector map[string]string
 	// PostgresFrom is the spec's PostgresFrom: who may reach 5432 (nil: everyone).
 	PostgresFrom []string
 	S3Secret     string

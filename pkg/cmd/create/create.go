@@ -64,9 +64,9 @@ type Options struct {
 	// ArchiveBacklogMax bounds the WAL kept for a repository that is down; "" derives it.
 	ArchiveBacklogMax string
 	// Retention are the --retention-* flags; retention is what they give per repository.
-	Retention cluster.RetentionFlags
-	retention map[pgbackrest.Storage]cluster.Retention
-	NodeLabels        []string
+	Retention  cluster.RetentionFlags
+	retention  map[pgbackrest.Storage]cluster.Retention
+	NodeLabels []string
 	// ImagePullSecrets are the --image-pull-secret names, set on every pod.
 	ImagePullSecrets []string
 	// ScheduleFull, ScheduleDiff and ScheduleIncr are --schedule-full/diff/incr (docs/schedules.md).
