@@ -34,6 +34,11 @@ func Info(ctx context.Context, d Deps, cfg InfoConfig) (*pgbackrest.Summary, err
 	if err != nil {
 		return nil, err
 	}
+	return infoOf(ctx, d, spec, pod, cfg)
+}
+
+// infoOf is Info for a cluster whose spec and repository host pod were read.
+func infoOf(ctx context.Context, d Deps, spec *cluster.Spec, pod string, cfg InfoConfig) (*pgbackrest.Summary, error) {
 	repo, storages, err := RepoStorages(spec, cfg.Storages)
 	if err != nil {
 		return nil, err

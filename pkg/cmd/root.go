@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
 	createcmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/create"
 	deletecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/delete"
+	expirecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/expire"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/info"
 	listcmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/list"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/promote"
@@ -107,6 +108,7 @@ all state lives in the namespace.`,
 	add(GroupBackup, info.NewCmd(deps))
 	add(GroupBackup, info.NewShowCmd(deps)) // show backup = info
 	add(GroupBackup, check.NewCmd(deps))
+	add(GroupBackup, expirecmd.NewCmd(deps))
 	add(GroupBackup, schedulecmd.NewCmd(deps))
 	add(GroupBackup, statuscmd.NewCmd(deps))
 

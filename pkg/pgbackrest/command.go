@@ -3,6 +3,7 @@ package pgbackrest
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,3 +103,19 @@ func hasOption(args []string, name string) bool {
 		return a == "--"+name || strings.HasPrefix(a, "--"+name+"=")
 	})
 }
+
+// ExpireArgs builds `expire` of repository repo, applying its retention, or with set, removing
+// that set and what depends on it. Expire logs what it removes at info level (detail for WAL).
+func ExpireArgs(stanza string, repo int, set string) []string {
+	args := base(stanza, repo)
+	if set != "" {
+		args = append(args, "--set="+set)
+	}
+	return append(args, "--log-level-console=info", "expire")
+}
+
+var backupLabelRE = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}F(?:_[0-9]{8}-[0-9]{6}[DI])?$`)
+
+// ValidLabel says whether s is a backup set label as pgBackRest makes them (20261201-010000F,
+// 20261201-010000F_20261202-010000I): checked before a label reaches a command line.
+func ValidLabel(s string) bool { return backupLabelRE.MatchString(s) }
