@@ -34,6 +34,7 @@ func TestDocsUpToDateOutputFields(t *testing.T) {
 		"status":               reflect.TypeFor[status.Status](),
 		"version":              reflect.TypeFor[version.Info](),
 		"update":               reflect.TypeFor[update.Result](),
+		"expire":               reflect.TypeFor[backup.ExpireResult](),
 	}
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "output.md"))
 	if err != nil {
