@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/create"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/workflow"
 )
 
@@ -57,6 +58,9 @@ func (w *run) steps(target *cluster.Spec, pgbackrestChanges bool) []workflow.Ste
 	steps := []workflow.Step{
 		{Name: fmt.Sprintf("record image %s in the spec (ConfigMap %s)", image, n.ConfigMap()), Done: w.recorded, Apply: w.record},
 	}
+	if w.cfg.Changes.Retention.Given() {
+		steps = append(steps, w.configStep())
+	}
 	repo, primary := n.RepoHost(), n.Primary()
 	if pgbackrestChanges {
 		steps = append(steps, workflow.Step{
@@ -71,6 +75,102 @@ func (w *run) steps(target *cluster.Spec, pgbackrestChanges bool) []workflow.Ste
 		workflow.Step{Name: "check (WAL archiving reaches " + storages(w.spec) + " on the new image)", Done: w.checked, Apply: w.check},
 		workflow.Step{Name: "mark updated (annotation " + AnnotationChecked + ")", Done: w.checked, Apply: w.mark},
 	)
+}
+
+// retentionSteps converge the cluster onto a new retention: the spec first (what every later
+// render reads), then repo.conf in the ConfigMap, then the repository host, where backup's and
+// expire's retention is read, rolled onto it. The primary's db.conf holds no retention: it keeps
+// running.
+func (w *run) retentionSteps() []workflow.Step {
+	n := w.spec.Names()
+	repo := n.RepoHost()
+	return []workflow.Step{
+		{Name: fmt.Sprintf("record retention %s in the spec (ConfigMap %s)", describeRetention(w.target), n.ConfigMap()), Done: w.recorded, Apply: w.record},
+		w.configStep(),
+		{Name: "roll Deployment " + repo + " (repository host) onto the new repo.conf", Done: w.rolledAll(repo), Apply: w.roll(repo)},
+	}
+}
+
+func (w *run) configStep() workflow.Step {
+	return workflow.Step{Name: fmt.Sprintf("write repo.conf (ConfigMap %s)", w.spec.Names().ConfigMap()), Done: w.configWritten, Apply: w.writeConfig}
+}
+
+// describeRetention is e.g. "local: full=2, s3: full=14 (time)".
+func describeRetention(spec *cluster.Spec) string {
+	parts := make([]string, len(spec.Storages))
+	for i, st := range spec.Storages {
+		parts[i] = string(st) + ": " + RetentionString(spec.RetentionFor(st))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// RetentionString is one repository's retention as its repoN-retention-* options say it.
+func RetentionString(r pgbackrest.Retention) string {
+	r = r.WithDefaults()
+	s := fmt.Sprintf("full=%d", r.Full)
+	if r.FullType != pgbackrest.RetentionCount {
+		s += " (" + r.FullType + ")"
+	}
+	if r.Diff > 0 {
+		s += fmt.Sprintf(" diff=%d", r.Diff)
+	}
+	if r.Archive > 0 {
+		s += fmt.Sprintf(" archive=%d (%s)", r.Archive, r.ArchiveType)
+	}
+	return s
+}
+
+// repoConf is the target's repo.conf, rendered as create renders it.
+func (w *run) repoConf() (string, error) {
+	_, repoConf, err := create.Render(w.target)
+	return repoConf, err
+}
+
+func (w *run) configWritten(ctx context.Context) (bool, error) {
+	cm, _, err := w.configMap(ctx)
+	if err != nil {
+		return false, err
+	}
+	want, err := w.repoConf()
+	if err != nil {
+		return false, err
+	}
+	return cm.Data[cluster.RepoConfKey] == want, nil
+}
+
+// writeConfig replaces repo.conf in the ConfigMap with the target's (an update, conditional on
+// what was read).
+func (w *run) writeConfig(ctx context.Context) error {
+	cm, _, err := w.configMap(ctx)
+	if err != nil {
+		return err
+	}
+	want, err := w.repoConf()
+	if err != nil {
+		return err
+	}
+	cm = cm.DeepCopy()
+	cm.Data[cluster.RepoConfKey] = want
+	if _, err := w.deps.Client.CoreV1().ConfigMaps(w.ns()).Update(ctx, cm, metav1.UpdateOptions{FieldManager: kube.FieldManager}); err != nil {
+		return kube.Explain(fmt.Errorf("writing repo.conf in ConfigMap %s/%s: %w", w.ns(), cm.Name, err), "update", "configmaps", w.ns())
+	}
+	return nil
+}
+
+// onTarget says d's pod template is what the target builds: its image and, for the repository
+// host, the config hash of the target's repo.conf.
+func (w *run) onTarget(d *appsv1.Deployment) (bool, error) {
+	if !create.OnImage(d, w.target) {
+		return false, nil
+	}
+	if d.Name != w.spec.Names().RepoHost() {
+		return true, nil
+	}
+	want, err := w.repoConf()
+	if err != nil {
+		return false, err
+	}
+	return d.Spec.Template.Annotations[cluster.AnnotationConfigHash] == manifest.ConfigHash(want), nil
 }
 
 func storages(spec *cluster.Spec) string {
@@ -94,7 +194,7 @@ func (w *run) recorded(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return stored.Image == w.target.Image && stored.PodImage() == w.target.PodImage(), nil
+	return stored.Image == w.target.Image && stored.PodImage() == w.target.PodImage() && sameRetention(stored, w.target), nil
 }
 
 // record writes the new image and pin into spec.json, changing nothing else of it (an update,
@@ -105,6 +205,9 @@ func (w *run) record(ctx context.Context) error {
 		return err
 	}
 	stored.Image, stored.ImageDigest = w.target.Image, w.target.ImageDigest
+	if w.cfg.Changes.Retention.Given() {
+		stored.Retention = w.target.Retention
+	}
 	js, err := stored.JSON()
 	if err != nil {
 		return err
@@ -112,7 +215,7 @@ func (w *run) record(ctx context.Context) error {
 	cm = cm.DeepCopy()
 	cm.Data[cluster.SpecKey] = js
 	if _, err := w.deps.Client.CoreV1().ConfigMaps(w.ns()).Update(ctx, cm, metav1.UpdateOptions{FieldManager: kube.FieldManager}); err != nil {
-		return kube.Explain(fmt.Errorf("recording image %s in ConfigMap %s/%s: %w", w.target.PodImage(), w.ns(), cm.Name, err), "update", "configmaps", w.ns())
+		return kube.Explain(fmt.Errorf("recording image %s and retention in ConfigMap %s/%s: %w", w.target.PodImage(), w.ns(), cm.Name, err), "update", "configmaps", w.ns())
 	}
 	w.target = stored
 	return nil
@@ -141,8 +244,8 @@ func (w *run) rolledAll(names ...string) func(context.Context) (bool, error) {
 			if err != nil {
 				return false, kube.Explain(fmt.Errorf("reading Deployment %s/%s: %w", w.ns(), name, err), "get", "deployments", w.ns())
 			}
-			if !create.OnImage(d, w.target) {
-				return false, nil
+			if ok, err := w.onTarget(d); !ok || err != nil {
+				return false, err
 			}
 			if ok, _, err := kube.DeploymentAvailable(d); !ok || err != nil {
 				return false, nil
@@ -158,8 +261,12 @@ func (w *run) roll(names ...string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		for _, name := range names {
 			cur, err := w.deps.Client.AppsV1().Deployments(w.ns()).Get(ctx, name, metav1.GetOptions{})
-			if err == nil && create.OnImage(cur, w.target) {
-				continue
+			if err == nil {
+				if ok, err := w.onTarget(cur); err != nil {
+					return err
+				} else if ok {
+					continue
+				}
 			}
 			d, err := w.desired(name)
 			if err != nil {

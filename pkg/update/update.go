@@ -47,10 +47,12 @@ var ErrNothingToChange = errors.New("nothing to change")
 type Changes struct {
 	// Image replaces the spec's image (and its pin) after the probe accepts it.
 	Image string
+	// Retention are the --retention-* flags, applied to the spec's retention of each repository.
+	Retention cluster.RetentionFlags
 }
 
 // Empty says no change was asked for.
-func (c Changes) Empty() bool { return c.Image == "" }
+func (c Changes) Empty() bool { return c.Image == "" && !c.Retention.Given() }
 
 // Config is one update run.
 type Config struct {
@@ -101,8 +103,20 @@ type Result struct {
 	Rolled []string `json:"rolled"`
 	// Changed is false when everything was already done.
 	Changed bool `json:"changed"`
-	// Checked says pgBackRest's check passed on the new image.
+	// Checked says pgBackRest's check passed on the new image (false for a retention-only update,
+	// which runs no check).
 	Checked bool `json:"checked"`
+	// Retention is the retention of each repository before and after, when --retention-* was given.
+	Retention map[pgbackrest.Storage]RetentionChange `json:"retention,omitempty"`
+	// NextExpire is what the next expire of each repository removes under the new retention, when
+	// --retention-* was given.
+	NextExpire []pgbackrest.ExpirePlan `json:"nextExpire,omitempty"`
+}
+
+// RetentionChange is one repository's retention before (From) and after (To) the update.
+type RetentionChange struct {
+	From pgbackrest.Retention `json:"from"`
+	To   pgbackrest.Retention `json:"to"`
 }
 
 // Plan is what a run would do, for --dry-run=client: nothing is written, no probe runs.
@@ -114,13 +128,16 @@ type Plan struct {
 	Steps []string
 	// Spec is the stored spec, for the caller to describe.
 	Spec *cluster.Spec
+	// Retention and NextExpire are as in Result, when --retention-* was given.
+	Retention  map[pgbackrest.Storage]RetentionChange
+	NextExpire []pgbackrest.ExpirePlan
 }
 
 // Prepare reads and checks everything that needs no probe before anything changes: the cluster
 // exists, its create finished, no restore is half done, and something is to change.
 func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (*cluster.Spec, *corev1.ConfigMap, error) {
 	if cfg.Changes.Empty() {
-		return nil, nil, exitcode.Usage(fmt.Errorf("%w: give --image REF (the image to move cluster %s to)", ErrNothingToChange, cfg.Cluster))
+		return nil, nil, exitcode.Usage(fmt.Errorf("%w: give --image REF (the image to move cluster %s to) or --retention-* (see docs/retention.md)", ErrNothingToChange, cfg.Cluster))
 	}
 	spec, cm, err := cluster.Get(ctx, cs, cfg.Namespace, cfg.Cluster)
 	if errors.Is(err, cluster.ErrNotFound) {
@@ -131,6 +148,9 @@ func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (*cluster
 	}
 	if err := cluster.CheckNoRestore(cm, "update"); err != nil {
 		return nil, nil, exitcode.Usage(err)
+	}
+	if _, err := retentionTarget(spec, cfg.Changes); err != nil {
+		return nil, nil, err
 	}
 	if _, ok := cm.Annotations[create.AnnotationCreatedAt]; !ok {
 		return nil, nil, exitcode.Usage(fmt.Errorf("cluster %s/%s was never completely created; finish it first with `kubectl pgbackrest create %s -n %s` (a create that never finished takes --image itself)",
@@ -146,11 +166,80 @@ func DryRun(ctx context.Context, d Deps, cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &run{deps: d, cfg: cfg, spec: spec}
-	steps := []string{fmt.Sprintf("probe image %s (Job %s: PostgreSQL major, pgBackRest version, digest); refuse it, changing nothing, if it does not fit", cfg.Changes.Image, spec.Names().ProbeJob())}
-	steps = append(steps, workflow.Plan(w.steps(nil, false))...)
-	steps = append(steps, "(if pgBackRest's version changes, the repository host and the primary are rolled back to back instead: archiving waits meanwhile)")
-	return &Plan{Cluster: cfg.Cluster, Namespace: cfg.Namespace, From: side(spec, 0, ""), Image: cfg.Changes.Image, Steps: steps, Spec: spec}, nil
+	target, err := retentionTarget(spec, cfg.Changes)
+	if err != nil {
+		return nil, err
+	}
+	w := &run{deps: d, cfg: cfg, spec: spec, target: target}
+	var steps []string
+	if cfg.Changes.Image != "" {
+		steps = append(steps, fmt.Sprintf("probe image %s (Job %s: PostgreSQL major, pgBackRest version, digest); refuse it, changing nothing, if it does not fit", cfg.Changes.Image, spec.Names().ProbeJob()))
+		steps = append(steps, workflow.Plan(w.steps(nil, false))...)
+		steps = append(steps, "(if pgBackRest's version changes, the repository host and the primary are rolled back to back instead: archiving waits meanwhile)")
+	} else {
+		steps = workflow.Plan(w.retentionSteps())
+	}
+	p := &Plan{Cluster: cfg.Cluster, Namespace: cfg.Namespace, From: side(spec, 0, ""), Image: cfg.Changes.Image, Steps: steps, Spec: spec}
+	if cfg.Changes.Retention.Given() {
+		p.Retention = retentionChanges(spec, target)
+		if p.NextExpire, err = w.nextExpire(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// retentionTarget is spec with the --retention-* flags applied (spec itself, copied, without them).
+// Bad values are a usage error naming the flag.
+func retentionTarget(spec *cluster.Spec, c Changes) (*cluster.Spec, error) {
+	target := *spec
+	if !c.Retention.Given() {
+		return &target, nil
+	}
+	r, err := c.Retention.Apply(spec.Retention, spec.Storages)
+	if err != nil {
+		return nil, exitcode.Usage(fmt.Errorf("update of cluster %s refused, nothing changed: %w", spec.Name, err))
+	}
+	target.Retention = r
+	return &target, nil
+}
+
+// retentionChanges is each repository's retention in force before and after.
+func retentionChanges(spec, target *cluster.Spec) map[pgbackrest.Storage]RetentionChange {
+	out := map[pgbackrest.Storage]RetentionChange{}
+	for _, st := range spec.Storages {
+		out[st] = RetentionChange{From: spec.RetentionFor(st), To: target.RetentionFor(st)}
+	}
+	return out
+}
+
+// sameRetention says a and b keep the same in every repository of a.
+func sameRetention(a, b *cluster.Spec) bool {
+	for _, st := range a.Storages {
+		if a.RetentionFor(st) != b.RetentionFor(st) {
+			return false
+		}
+	}
+	return true
+}
+
+// nextExpire reads the repositories' backups (read-only) and plans what the next expire of each
+// removes under the target's retention.
+func (w *run) nextExpire(ctx context.Context) ([]pgbackrest.ExpirePlan, error) {
+	bd := backup.Deps{Client: w.deps.Client, Exec: w.deps.Exec, Now: w.deps.Now, ErrOut: w.deps.ErrOut}
+	sum, err := backup.Info(ctx, bd, backup.InfoConfig{Namespace: w.ns(), Cluster: w.spec.Name})
+	if err != nil {
+		return nil, fmt.Errorf("reading the backups to say what the next expire removes: %w", err)
+	}
+	plans := []pgbackrest.ExpirePlan{}
+	for _, rs := range sum.Repositories {
+		p, err := pgbackrest.PlanExpire(rs, w.target.RetentionFor(rs.Storage), "", w.deps.Now())
+		if err != nil && !errors.Is(err, pgbackrest.ErrLastFull) {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
 }
 
 // Run updates the cluster, holding its Lease.
@@ -184,7 +273,14 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	if spec, _, err = Prepare(ctx, d.Client, cfg); err != nil {
 		return nil, err
 	}
+	rtarget, err := retentionTarget(spec, cfg.Changes)
+	if err != nil {
+		return nil, err
+	}
 	w := &run{deps: d, cfg: cfg, spec: spec, deadline: deadline}
+	if cfg.Changes.Image == "" {
+		return w.runRetention(ctx, lease, rtarget)
+	}
 
 	cur, err := w.current(ctx)
 	if err != nil {
@@ -198,7 +294,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, exitcode.Usage(err)
 	}
-	target := *spec
+	target := *rtarget
 	target.Image, target.ImageDigest = next.Image, next.Digest
 	res := &Result{Cluster: cfg.Cluster, Namespace: cfg.Namespace, From: side(spec, cur.PGMajor, cur.PGBackRest),
 		To: side(&target, next.PGMajor, next.PGBackRest), PGBackRestChanged: changes}
@@ -216,6 +312,26 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	rec := &recorder{Reporter: d.Reporter}
 	err = (workflow.Runner{Now: d.Now, Fence: lease.Check}).Run(ctx, w.steps(&target, changes), rec)
 	res.Rolled, res.Changed, res.Checked = append([]string{}, w.rolled...), rec.applied > 0, err == nil
+	if err == nil && cfg.Changes.Retention.Given() {
+		res.Retention = retentionChanges(spec, &target)
+		res.NextExpire, err = w.nextExpire(ctx)
+	}
+	return res, err
+}
+
+// runRetention is an update of the retention alone: no probe, no check; only the repository
+// host, where expire runs, reads the new configuration and restarts.
+func (w *run) runRetention(ctx context.Context, lease *kube.Lease, target *cluster.Spec) (*Result, error) {
+	w.target = target
+	res := &Result{Cluster: w.cfg.Cluster, Namespace: w.cfg.Namespace, From: side(w.spec, 0, ""), To: side(target, 0, ""),
+		Retention: retentionChanges(w.spec, target)}
+	rec := &recorder{Reporter: w.deps.Reporter}
+	err := (workflow.Runner{Now: w.deps.Now, Fence: lease.Check}).Run(ctx, w.retentionSteps(), rec)
+	res.Rolled, res.Changed = append([]string{}, w.rolled...), rec.applied > 0
+	if err != nil {
+		return res, err
+	}
+	res.NextExpire, err = w.nextExpire(ctx)
 	return res, err
 }
 

@@ -5,21 +5,35 @@ package update
 import (
 	"context"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/cmdutil"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/update"
 )
 
 const long = `Change a running cluster and move its pods onto the change. With --image, the minor-upgrade
-path: a new PostgreSQL minor release or pgBackRest build of the same majors.
+path: a new PostgreSQL minor release or pgBackRest build of the same majors. With --retention-*,
+how many backups each repository keeps (docs/retention.md). Both may be given together.
+
+--retention-full N (or local=N,s3=M per repository), --retention-full-type, --retention-diff,
+--retention-archive and --retention-archive-type change the retention of the repositories named
+(or all); the others keep theirs. The spec records it, repo.conf is rendered again and only the
+repository host is rolled onto it: the primary keeps running (its db.conf holds no retention). No
+backup is removed now: the update reads the repositories and says what the next expire removes
+(pgBackRest expires after every backup, or run "kubectl pgbackrest expire") and what the
+recoverable window becomes. The same retention again changes nothing (exit status 0).
 
 Before anything changes, the new image runs once in a probe Job (with the cluster's
 --image-pull-secret Secrets): an image that cannot be pulled fails within seconds with the
@@ -49,13 +63,20 @@ const example = `  # Move mydb to a new build of the same PostgreSQL and pgBackR
   kubectl pgbackrest update mydb --image ghcr.io/kubectl-pgbackrest/postgres:17-v0.3.1 --dry-run=client
 
   # The result as data
-  kubectl pgbackrest update mydb --image ghcr.io/kubectl-pgbackrest/postgres:17-v0.3.1 -o json`
+  kubectl pgbackrest update mydb --image ghcr.io/kubectl-pgbackrest/postgres:17-v0.3.1 -o json
+
+  # Keep 4 full backups in every repository; what the next expire would remove, changing nothing
+  kubectl pgbackrest update mydb --retention-full 4 --dry-run=client
+
+  # Keep 4 fulls locally and 14 days of fulls in S3
+  kubectl pgbackrest update mydb --retention-full local=4,s3=14 --retention-full-type s3=time`
 
 // Options are the flags of `update` and what Complete derives from them.
 type Options struct {
 	genericiooptions.IOStreams
 
 	Image        string
+	Retention    cluster.RetentionFlags
 	DryRun       string
 	Output       string
 	Timeout      time.Duration
@@ -78,7 +99,7 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 	o := NewOptions(deps.IOStreams)
 	cmd := &cobra.Command{
 		Use:               "update CLUSTER",
-		Short:             "Change a running cluster (--image: a minor upgrade) and roll its pods onto it",
+		Short:             "Change a running cluster (--image: a minor upgrade; --retention-*) and roll its pods onto it",
 		Long:              long,
 		Example:           example,
 		Args:              cmdutil.ExactArgs(1),
@@ -96,6 +117,7 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Image, "image", o.Image, "The image to move every pod to: the same PostgreSQL major, a pgBackRest of the same major (see docs/image.md)")
+	cmdutil.AddRetentionFlags(fl, &o.Retention)
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"client" prints the plan, changing nothing`)
 	fl.Lookup("dry-run").NoOptDefVal = "client"
 	fl.StringVarP(&o.Output, "output", "o", o.Output, "Print the result as json or yaml")
@@ -109,9 +131,15 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 // Validate checks the flags; it needs no cluster.
 func (o *Options) Validate() error {
 	var errs []string
-	if o.Image == "" {
-		errs = append(errs, "nothing to change: give --image REF")
-	} else if strings.ContainsAny(o.Image, " \t\n") || strings.HasPrefix(o.Image, "-") {
+	if o.Retention.Given() {
+		// The values alone; whether the cluster has each named storage is checked against its spec.
+		if _, err := o.Retention.Apply(nil, []pgbackrest.Storage{pgbackrest.Local, pgbackrest.S3}); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if o.Image == "" && !o.Retention.Given() {
+		errs = append(errs, "nothing to change: give --image REF or --retention-full N (and the other --retention-* flags)")
+	} else if o.Image != "" && strings.ContainsAny(o.Image, " \t\n") || strings.HasPrefix(o.Image, "-") {
 		errs = append(errs, fmt.Sprintf("invalid --image %q: give an image reference, e.g. ghcr.io/kubectl-pgbackrest/postgres:17-v0.3.1", o.Image))
 	}
 	if o.DryRun != "none" && o.DryRun != "client" {
@@ -148,7 +176,7 @@ func (o *Options) Complete(deps *cmdutil.Deps) error {
 
 func (o *Options) config() update.Config {
 	return update.Config{Namespace: o.Namespace, Cluster: o.Cluster, Holder: o.holder, Timeout: o.Timeout,
-		ProbeTimeout: o.ProbeTimeout, Changes: update.Changes{Image: o.Image}}
+		ProbeTimeout: o.ProbeTimeout, Changes: update.Changes{Image: o.Image, Retention: o.Retention}}
 }
 
 // Run updates (or prints the plan) and says what changed.
@@ -167,6 +195,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.format != "" {
 		return output.Print(o.Out, o.format, res)
 	}
+	if o.Image == "" {
+		return o.printRetention(res)
+	}
 	if !res.Changed {
 		_, err = fmt.Fprintf(o.Out, "cluster %s already runs %s (PostgreSQL %d, pgBackRest %s): nothing changed\n",
 			o.Cluster, res.To.PinnedImage, res.To.PGMajor, res.To.PGBackRest)
@@ -176,9 +207,85 @@ func (o *Options) Run(ctx context.Context) error {
 	if len(res.Rolled) > 0 {
 		rolled = "rolled " + strings.Join(res.Rolled, ", ")
 	}
-	_, err = fmt.Fprintf(o.Out, "cluster %s updated to %s (PostgreSQL %d, pgBackRest %s → %s); %s; WAL archiving checked\n",
-		o.Cluster, res.To.PinnedImage, res.To.PGMajor, res.From.PGBackRest, res.To.PGBackRest, rolled)
+	if _, err = fmt.Fprintf(o.Out, "cluster %s updated to %s (PostgreSQL %d, pgBackRest %s → %s); %s; WAL archiving checked\n",
+		o.Cluster, res.To.PinnedImage, res.To.PGMajor, res.From.PGBackRest, res.To.PGBackRest, rolled); err != nil {
+		return err
+	}
+	if len(res.Retention) > 0 {
+		_, err = io.WriteString(o.Out, RetentionText(o.Cluster, res.Retention, res.NextExpire))
+	}
 	return err
+}
+
+// printRetention says what a retention-only update did and what the next expire removes.
+func (o *Options) printRetention(res *update.Result) error {
+	head := fmt.Sprintf("cluster %s: retention updated; rolled %s (the primary keeps running)\n", o.Cluster, strings.Join(res.Rolled, ", "))
+	if !res.Changed {
+		head = fmt.Sprintf("cluster %s already has this retention: nothing changed\n", o.Cluster)
+	} else if len(res.Rolled) == 0 {
+		head = fmt.Sprintf("cluster %s: retention updated (the repository host already ran it)\n", o.Cluster)
+	}
+	_, err := io.WriteString(o.Out, head+RetentionText(o.Cluster, res.Retention, res.NextExpire))
+	return err
+}
+
+// RetentionText is each repository's retention (from → to) and what its next expire removes.
+func RetentionText(clusterName string, changes map[pgbackrest.Storage]update.RetentionChange, plans []pgbackrest.ExpirePlan) string {
+	var b strings.Builder
+	for _, st := range slices.Sorted(maps.Keys(changes)) {
+		c := changes[st]
+		from, to := update.RetentionString(c.From), update.RetentionString(c.To)
+		if from == to {
+			fmt.Fprintf(&b, "%s: retention %s (unchanged)\n", st, to)
+		} else {
+			fmt.Fprintf(&b, "%s: retention %s → %s\n", st, from, to)
+		}
+	}
+	for _, p := range plans {
+		fmt.Fprintf(&b, "%s: the next expire (after the next backup to %s, or `kubectl pgbackrest expire %s`) ", p.Storage, p.Storage, clusterName)
+		if len(p.Expire) == 0 {
+			b.WriteString("removes nothing")
+		} else {
+			b.WriteString("removes " + expireList(p.Expire))
+		}
+		if p.WindowAfter != nil {
+			fmt.Fprintf(&b, "; the recoverable window becomes %s → %s", p.WindowAfter.From.UTC().Format(time.RFC3339), windowEnd(p.WindowAfter))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// expireList is "F1", or "F1 (and 2 diff/incr sets)" when differential or incremental sets go too
+// (those built on F1, or beyond --retention-diff).
+func expireList(labels []string) string {
+	var fulls []string
+	others := 0
+	for _, l := range labels {
+		if strings.HasSuffix(l, "F") {
+			fulls = append(fulls, l)
+		} else {
+			others++
+		}
+	}
+	if len(fulls) == 0 {
+		return strings.Join(labels, ", ")
+	}
+	s := strings.Join(fulls, ", ")
+	switch {
+	case others == 1:
+		s += " (and 1 diff/incr set)"
+	case others > 1:
+		s += fmt.Sprintf(" (and %d diff/incr sets)", others)
+	}
+	return s
+}
+
+func windowEnd(w *pgbackrest.RecoveryWindow) string {
+	if w.ToWAL != "" {
+		return "WAL " + w.ToWAL + " (at least " + w.AtLeastUntil.UTC().Format(time.RFC3339) + ")"
+	}
+	return w.AtLeastUntil.UTC().Format(time.RFC3339)
 }
 
 func (o *Options) printPlan(p *update.Plan) error {
@@ -187,7 +294,12 @@ func (o *Options) printPlan(p *update.Plan) error {
 	if p.From.PinnedImage != "" {
 		from = p.From.PinnedImage
 	}
-	fmt.Fprintf(&b, "cluster %s (PostgreSQL %d) runs %s; it would move to %s\n", p.Cluster, p.From.PGMajor, from, p.Image)
+	if p.Image != "" {
+		fmt.Fprintf(&b, "cluster %s (PostgreSQL %d) runs %s; it would move to %s\n", p.Cluster, p.From.PGMajor, from, p.Image)
+	}
+	if len(p.Retention) > 0 {
+		b.WriteString(RetentionText(p.Cluster, p.Retention, p.NextExpire))
+	}
 	b.WriteString("steps (those already done are skipped):\n")
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "  %d. %s\n", i+1, s)
