@@ -16,13 +16,14 @@ import (
 
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
 
 func TestCronJob(t *testing.T) {
 	s := Schedule{Namespace: "db", Cluster: "pg1", Type: "full", Storage: pgbackrest.Local, Cron: "0 1 * * 0",
 		TimeZone: "Europe/Paris", Image: "reg/plugin:v1", ImagePullSecrets: []string{"pull"}}
-	cj := CronJob(s)
+	cj := manifest.ScheduleCronJob(s)
 	if cj.Name != "pg1-full-local" || cj.Namespace != "db" || cj.Kind != "CronJob" {
 		t.Fatalf("name/kind: %s/%s %s", cj.Namespace, cj.Name, cj.Kind)
 	}
@@ -45,7 +46,7 @@ func TestCronJob(t *testing.T) {
 		t.Error("Suspend set: a re-apply would resume a schedule a restore suspended")
 	}
 	if sp.ConcurrencyPolicy != batchv1.ForbidConcurrent || *sp.StartingDeadlineSeconds <= 0 ||
-		*sp.SuccessfulJobsHistoryLimit != SuccessfulJobsHistory || *sp.FailedJobsHistoryLimit < 1 {
+		*sp.SuccessfulJobsHistoryLimit != manifest.SuccessfulJobsHistory || *sp.FailedJobsHistoryLimit < 1 {
 		t.Errorf("policy: %+v", sp)
 	}
 	js := sp.JobTemplate.Spec
@@ -60,14 +61,14 @@ func TestCronJob(t *testing.T) {
 		t.Errorf("imagePullSecrets: %v", pod.ImagePullSecrets)
 	}
 	psc := pod.SecurityContext
-	if !*psc.RunAsNonRoot || *psc.RunAsUser != PluginUID || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+	if !*psc.RunAsNonRoot || *psc.RunAsUser != manifest.PluginUID || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Errorf("pod security: %+v", psc)
 	}
 	c := pod.Containers[0]
 	if c.Image != "reg/plugin:v1" {
 		t.Errorf("image %q", c.Image)
 	}
-	wantArgs := []string{"backup", "pg1", "--namespace", "db", "--type", "full", "--storage", "local", "--timeout", RunTimeout, "--color", "never"}
+	wantArgs := []string{"backup", "pg1", "--namespace", "db", "--type", "full", "--storage", "local", "--timeout", manifest.RunTimeout, "--color", "never"}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
 	}
@@ -93,7 +94,7 @@ func TestCronJob(t *testing.T) {
 }
 
 func TestRole(t *testing.T) {
-	r := Role("db", "pg1")
+	r := manifest.ScheduleRole("db", "pg1")
 	if r.Name != "pg1-pgbackrest-schedule" || r.Labels[cluster.LabelInstance] != "pg1" || r.Labels[cluster.LabelManagedBy] != cluster.ManagedBy {
 		t.Fatalf("meta: %+v", r.ObjectMeta)
 	}
@@ -131,8 +132,8 @@ func TestRole(t *testing.T) {
 			t.Errorf("Role allows %s %s/%s %s, which a backup does not need", deny[2], deny[0], deny[1], deny[3])
 		}
 	}
-	rb := RoleBinding("db", "pg1")
-	if rb.RoleRef.Name != r.Name || rb.Subjects[0].Name != ServiceAccount("db", "pg1").Name || rb.Subjects[0].Namespace != "db" {
+	rb := manifest.ScheduleRoleBinding("db", "pg1")
+	if rb.RoleRef.Name != r.Name || rb.Subjects[0].Name != manifest.ScheduleServiceAccount("db", "pg1").Name || rb.Subjects[0].Namespace != "db" {
 		t.Errorf("binding: %+v", rb)
 	}
 }
@@ -151,7 +152,7 @@ func TestCheckStorage(t *testing.T) {
 
 func TestEntryOf(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 30, 0, time.UTC)
-	cj := CronJob(Schedule{Namespace: "db", Cluster: "pg1", Type: "full", Storage: pgbackrest.Local, Cron: "* * * * *"})
+	cj := manifest.ScheduleCronJob(Schedule{Namespace: "db", Cluster: "pg1", Type: "full", Storage: pgbackrest.Local, Cron: "* * * * *"})
 	cj.Status.LastScheduleTime = &metav1.Time{Time: now.Add(-90 * time.Second)}
 	job := func(name string, created time.Time, dur time.Duration, cond batchv1.JobConditionType) batchv1.Job {
 		j := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.Time{Time: created},
@@ -212,7 +213,7 @@ func TestRoleWithinUserRole(t *testing.T) {
 		}
 		return false
 	}
-	for _, r := range Role("db", "pg1").Rules {
+	for _, r := range manifest.ScheduleRole("db", "pg1").Rules {
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
 				for _, v := range r.Verbs {
@@ -224,3 +225,4 @@ func TestRoleWithinUserRole(t *testing.T) {
 		}
 	}
 }
+func ptr[T any](v T) *T { return &v }

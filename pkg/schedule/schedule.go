@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/exitcode"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/kube"
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/manifest"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/output"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/pgbackrest"
 )
@@ -53,8 +54,8 @@ func Objects(spec *cluster.Spec, cfg CreateConfig) []runtime.Object {
 	}
 	s := Schedule{Namespace: cfg.Namespace, Cluster: cfg.Cluster, Type: cfg.Type, Storage: cfg.Storage,
 		Cron: cfg.Cron, TimeZone: cfg.TimeZone, Image: img, ImagePullSecrets: spec.ImagePullSecrets}
-	return []runtime.Object{ServiceAccount(cfg.Namespace, cfg.Cluster), Role(cfg.Namespace, cfg.Cluster),
-		RoleBinding(cfg.Namespace, cfg.Cluster), CronJob(s)}
+	return []runtime.Object{manifest.ScheduleServiceAccount(cfg.Namespace, cfg.Cluster), manifest.ScheduleRole(cfg.Namespace, cfg.Cluster),
+		manifest.ScheduleRoleBinding(cfg.Namespace, cfg.Cluster), manifest.ScheduleCronJob(s)}
 }
 
 // CheckStorage refuses a storage the cluster does not have, as a usage error naming --storage.

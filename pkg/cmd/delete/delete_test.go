@@ -40,7 +40,7 @@ func clusterObjects(t *testing.T) []runtime.Object {
 	job := manifest.RestoreJob(spec, "20260102030405", "pg1-20260102030405", []string{"pgbackrest", "restore"})
 	objs = append(objs, schedule.Objects(spec, schedule.CreateConfig{Namespace: ns, Cluster: "pg1", Type: "full",
 		Storage: pgbackrest.Local, Cron: "0 1 * * 0", Image: "plugin"})...)
-	objs = append(objs, schedule.CronJob(schedule.Schedule{Namespace: ns, Cluster: "pg2", Type: "full", Storage: pgbackrest.Local, Cron: "0 1 * * 0"}))
+	objs = append(objs, manifest.ScheduleCronJob(schedule.Schedule{Namespace: ns, Cluster: "pg2", Type: "full", Storage: pgbackrest.Local, Cron: "0 1 * * 0"}))
 	return append(objs,
 		job,
 		&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: ns}},
