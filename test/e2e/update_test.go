@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,113 @@ func TestUpdateImage(t *testing.T) {
 	r = ns.mustPlugin(5*time.Minute, "update", c, "--image", minor)
 	if !strings.Contains(r.Stdout, "nothing changed") {
 		t.Errorf("re-run: %s\n%s", r.Stdout, r.Stderr)
+	}
+}
+
+// TestUpdateRetention: update --retention-full lowers a local repository's retention; it rolls
+// the repository host alone (the primary is the same pod), says which full the next expire
+// removes, removes none itself, and the next full backup's own expire applies it. Bad input is
+// refused with exit 2 and changes nothing.
+func TestUpdateRetention(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, "upret")
+	c := clusterName(ns)
+	ns.mustPlugin(10*time.Minute, append(createArgs(t, c, "local"), "--retention-full=3")...)
+	ns.sql(c, "CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
+	for range 3 {
+		ns.mustPlugin(5*time.Minute, "backup", c, "--type=full")
+	}
+	fulls := func() []string {
+		t.Helper()
+		var info infoSummary
+		if err := json.Unmarshal([]byte(ns.mustPlugin(time.Minute, "info", c, "-o", "json").Stdout), &info); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, b := range info.Repositories[0].Backups {
+			if b.Type == "full" {
+				out = append(out, b.Label)
+			}
+		}
+		return out
+	}
+	before := fulls()
+	if len(before) != 3 {
+		t.Fatalf("want 3 fulls under --retention-full=3, info lists %v", before)
+	}
+	uid := func(role string) string {
+		return strings.TrimSpace(ns.kubectl(time.Minute, "get", "pods", "-l", "app.kubernetes.io/instance="+c+",pgbackrest.dev/role="+role,
+			"--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.uid}"))
+	}
+	repoConf := func() string {
+		return ns.kubectl(time.Minute, "exec", "deploy/"+c+"-backrest-shared-repo", "-c", "pgbackrest", "--", "cat", "/etc/pgbackrest/pgbackrest.conf")
+	}
+	primary, repo := uid("primary"), uid("repo")
+
+	// Bad input: exit 2, nothing changed.
+	for _, tc := range []struct{ flag, want string }{
+		{"--retention-full=0", `invalid --retention-full "0"`},
+		{"--retention-full=s3=2", "has no s3 repository"},
+	} {
+		if r := ns.plugin(time.Minute, "update", c, tc.flag); r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("update %s: exit %d, want 2 and %q in:\n%s", tc.flag, r.Code, tc.want, r.Stderr)
+		}
+	}
+	// The dry run says what would go and writes nothing.
+	dry := ns.mustPlugin(2*time.Minute, "update", c, "--retention-full=2", "--dry-run=client")
+	if !strings.Contains(dry.Stdout, "local: retention full=3 → full=2") || !strings.Contains(dry.Stdout, "removes "+before[0]) {
+		t.Errorf("dry run does not announce %s:\n%s", before[0], dry.Stdout)
+	}
+	if conf := repoConf(); !strings.Contains(conf, "repo1-retention-full=3\n") || uid("repo") != repo {
+		t.Fatalf("refusals or the dry run changed the repository host:\n%s", conf)
+	}
+
+	start := time.Now()
+	r := ns.mustPlugin(10*time.Minute, "update", c, "--retention-full=2")
+	t.Logf("update --retention-full=2 took %s:\n%s", time.Since(start).Round(time.Second), r.Stdout)
+	want := "local: the next expire (after the next backup to local, or `kubectl pgbackrest expire " + c + "`) removes " + before[0] + ";"
+	if !strings.Contains(r.Stdout, want) {
+		t.Errorf("update says:\n%s\nwant %q", r.Stdout, want)
+	}
+	if got := uid("primary"); got != primary {
+		t.Errorf("the primary restarted: pod %s → %s", primary, got)
+	}
+	repoAfter := uid("repo")
+	if repoAfter == repo || strings.Contains(repoAfter, " ") {
+		t.Errorf("the repository host was not rolled onto one new pod: %s → %s", repo, repoAfter)
+	}
+	if conf := repoConf(); !strings.Contains(conf, "repo1-retention-full=2\n") {
+		t.Errorf("repository host's pgbackrest.conf lacks repo1-retention-full=2:\n%s", conf)
+	}
+	if got := fulls(); !slices.Equal(got, before) {
+		t.Fatalf("update expired backups: %v → %v", before, got)
+	}
+
+	// The same update again changes nothing and still says what goes.
+	var res struct {
+		Changed    bool `json:"changed"`
+		Retention  map[string]struct{ From, To struct{ Full int } }
+		NextExpire []struct {
+			Storage string   `json:"storage"`
+			Expire  []string `json:"expire"`
+		} `json:"nextExpire"`
+	}
+	again := ns.mustPlugin(5*time.Minute, "update", c, "--retention-full=2", "-o", "json")
+	if err := json.Unmarshal([]byte(again.Stdout), &res); err != nil {
+		t.Fatalf("update -o json: %v\n%s", err, again.Stdout)
+	}
+	if res.Changed || res.Retention["local"].From.Full != 2 || res.Retention["local"].To.Full != 2 ||
+		len(res.NextExpire) != 1 || !slices.Equal(res.NextExpire[0].Expire, before[:1]) {
+		t.Errorf("re-run: %s", again.Stdout)
+	}
+	if uid("repo") != repoAfter || uid("primary") != primary {
+		t.Errorf("the re-run restarted pods")
+	}
+
+	// The next full backup's expire applies the new retention: the two newest fulls stay.
+	ns.mustPlugin(5*time.Minute, "backup", c, "--type=full")
+	after := fulls()
+	if len(after) != 2 || after[0] != before[2] {
+		t.Errorf("after one more full backup info lists %v, want %s and the new one", after, before[2])
 	}
 }
