@@ -111,6 +111,26 @@ func TestExpire(t *testing.T) {
 		t.Fatalf("after expire --set %s info lists %v, want %v", before[0], got, before[1:])
 	}
 
+	// A lowered retention: the dry run names exactly the oldest full, expire removes exactly it.
+	left := before[1:] // F2, F3, I3
+	ns.mustPlugin(5*time.Minute, "update", c, "--retention-full=1")
+	announced = plan("--dry-run")
+	if !slices.Equal(announced.Repositories[0].Expire, left[:1]) || !slices.Equal(announced.Repositories[0].Keep, left[1:]) {
+		t.Fatalf("dry run under --retention-full=1 announces %+v, want %v to go", announced.Repositories[0], left[:1])
+	}
+	done = plan()
+	if !slices.Equal(done.Expired["local"], left[:1]) {
+		t.Fatalf("expire reports %v expired, announced %v", done.Expired["local"], left[:1])
+	}
+	if got := labels(); !slices.Equal(got, left[1:]) {
+		t.Fatalf("after expire info lists %v, want %v", got, left[1:])
+	}
+	// The only full is never expired: refused in our words, nothing removed.
+	if r := ns.plugin(time.Minute, "expire", c, "--set", left[1]); r.Code != 2 || !strings.Contains(r.Stderr, "no full backup would remain") {
+		t.Errorf("expire --set of the only full: exit %d, want 2 and why in:\n%s", r.Code, r.Stderr)
+	}
+	before = left // what the checks below expect left is before[1:]
+
 	// Bad input: exit 2, nothing removed.
 	for _, tc := range []struct {
 		args []string
