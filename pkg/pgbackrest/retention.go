@@ -152,9 +152,18 @@ func PlanExpire(rs RepositorySummary, r Retention, set string, now time.Time) (E
 			}
 		}
 		if r.Diff > 0 {
-			diffs := labelsOf(rs.Backups, BackupDiff)
-			for i := 0; i < len(diffs)-r.Diff; i++ {
-				gone[diffs[i].Label] = true
+			// pgBackRest counts fulls and diffs together: of all but the newest Diff of them, the
+			// diffs go (a full goes only by the full retention).
+			var counted []BackupSummary
+			for _, b := range rs.Backups {
+				if b.Type == BackupFull || b.Type == BackupDiff {
+					counted = append(counted, b)
+				}
+			}
+			for i := 0; i < len(counted)-r.Diff; i++ {
+				if counted[i].Type == BackupDiff {
+					gone[counted[i].Label] = true
+				}
 			}
 		}
 	}
@@ -177,7 +186,10 @@ func PlanExpire(rs RepositorySummary, r Retention, set string, now time.Time) (E
 	if len(labelsOf(after.Backups, BackupFull)) == 0 && len(rs.Backups) > 0 {
 		return plan, fmt.Errorf("%w in %s: expiring %v would leave it with nothing to restore from (every diff and incr builds on a full, so pgBackRest refuses to remove the last one); take a new full backup first", ErrLastFull, rs.Storage, plan.Expire)
 	}
-	if rs.Archive != nil && len(after.Backups) > 0 {
+	// With time retention and no --retention-archive, pgBackRest expires WAL only when a full went.
+	timeKeepsWAL := set == "" && r.FullType == RetentionTime && r.Archive == 0 &&
+		len(labelsOf(after.Backups, BackupFull)) == len(labelsOf(rs.Backups, BackupFull))
+	if rs.Archive != nil && len(after.Backups) > 0 && !timeKeepsWAL {
 		keepFrom := archiveKeepFrom(after.Backups, r)
 		if keepFrom > rs.Archive.Min {
 			plan.WALBefore = keepFrom

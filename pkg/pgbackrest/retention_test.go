@@ -53,6 +53,9 @@ func TestPlanExpire(t *testing.T) {
 		{"nothing to do", testRepo("full", "full"), Retention{Full: 2}, "", nil, nil},
 		{"default is two fulls", testRepo("full", "full", "full", "full"), Retention{}, "", []int{0, 1}, nil},
 		{"diff retention", testRepo("full", "diff", "incr", "diff", "diff"), Retention{Full: 1, Diff: 1}, "", []int{1, 2, 3}, nil},
+		// Fulls and diffs count together: the newest two of F D D F D are F(3) and D(4), so D(1)
+		// and D(2) go although only three diffs exist.
+		{"diff retention counts fulls too", testRepo("full", "diff", "diff", "full", "diff"), Retention{Full: 2, Diff: 2}, "", []int{1, 2}, nil},
 		// Fulls stop at 01:01 on Nov 1..4; 17 days back from Nov 20 is Nov 3 00:00: the full of
 		// Nov 2 (the newest at or before the cutoff) stays so all 17 days are covered, Nov 1 goes.
 		{"time keeps the full that covers the period", testRepo("full", "full", "full", "full"), Retention{Full: 17, FullType: RetentionTime}, "", []int{0}, nil},
@@ -122,6 +125,19 @@ func TestArchiveRetention(t *testing.T) {
 	}
 	if len(p.Expire) != 0 || p.WALBefore != rs.Backups[2].WALStart {
 		t.Fatalf("got %+v, want no set expired and WAL kept from the newest full's start", p)
+	}
+}
+
+func TestTimeRetentionKeepsWALWithoutExpiredFull(t *testing.T) {
+	rs := testRepo("full", "full")
+	rs.Archive.Min = "000000010000000000000000" // WAL from before the first backup
+	rs.Backups[0].WALStart = "000000010000000000000002"
+	p, err := PlanExpire(rs, Retention{Full: 365, FullType: RetentionTime}, "", time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Expire) != 0 || p.WALBefore != "" {
+		t.Fatalf("time retention with no full expired must expire no WAL: %+v", p)
 	}
 }
 
