@@ -19,6 +19,7 @@ import (
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/info"
 	listcmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/list"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/promote"
+	psqlcmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/psql"
 	restorecmd "github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/restore"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/retired"
 	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cmd/rotatecerts"
@@ -95,13 +96,14 @@ all state lives in the namespace.`,
 		root.AddCommand(c)
 	}
 
-	// Cluster: create, list, delete, s3, rotate-certs, update.
+	// Cluster: create, list, delete, s3, rotate-certs, update, psql.
 	add(GroupCluster, createcmd.NewCmd(deps))
 	add(GroupCluster, listcmd.NewCmd(deps))
 	add(GroupCluster, deletecmd.NewCmd(deps))
 	add(GroupCluster, s3.NewCmd(deps))
 	add(GroupCluster, rotatecerts.NewCmd(deps))
 	add(GroupCluster, updatecmd.NewCmd(deps))
+	add(GroupCluster, psqlcmd.NewCmd(deps))
 
 	// Backup: backup, info, check.
 	add(GroupBackup, backupcmd.NewCmd(deps))

@@ -57,12 +57,33 @@ func MarkUnhealthy(err error) error {
 	return &markedError{err: err, mark: ErrUnhealthy}
 }
 
+// statusError carries a status of its own: a program the plugin runs for the user (psql) whose
+// exit status scripts read as if they had run it themselves.
+type statusError struct {
+	err    error
+	status int
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// WithStatus makes status (1-255) the exit status for err. WithStatus(nil, n) is nil.
+func WithStatus(err error, status int) error {
+	if err == nil {
+		return nil
+	}
+	return &statusError{err: err, status: status}
+}
+
 // For returns the exit status for err. A bare context.DeadlineExceeded counts as a timeout too:
 // it comes from --timeout elapsing while the cluster goes on working. Cancellation (Ctrl-C) is 1.
 func For(err error) int {
+	var se *statusError
 	switch {
 	case err == nil:
 		return OK
+	case errors.As(err, &se) && se.status > 0 && se.status < 256:
+		return se.status
 	case errors.Is(err, ErrUsage):
 		return UsageError
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -22,6 +22,9 @@ func TestFor(t *testing.T) {
 		{"sentinel", fmt.Errorf("waiting: %w", ErrTimeout), TimedOut},
 		{"deadline", fmt.Errorf("waiting: %w", context.DeadlineExceeded), TimedOut},
 		{"canceled", fmt.Errorf("waiting: %w", context.Canceled), Failure},
+		{"status", WithStatus(errors.New("psql exited"), 3), 3},
+		{"wrapped status", fmt.Errorf("psql: %w", WithStatus(errors.New("psql exited"), 3)), 3},
+		{"status out of range", WithStatus(errors.New("odd"), 300), Failure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -133,6 +133,8 @@ func TestStatus(t *testing.T) {
 		t.Errorf("certificatesNotAfter %v", s.CertificatesNotAfter)
 	}
 
+	checkPSQL(t, ns, c)
+
 	// S3 frozen (a hang): WAL switched; status names archiving to s3 within a bounded wait.
 	ns.sql(c, "create table t (id bigserial primary key, pad text)")
 	s3.freeze()
