@@ -101,6 +101,8 @@ type Spec struct {
 	// NodeSelector places the primary and the restore Jobs that fill its data volumes, alike
 	// (manifest's placeOnDataNodes); restore --node-label replaces it. Not the repository host.
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// Resources of the primary's PostgreSQL container (--cpu, --memory); zero: the plugin's floor.
+	Resources Resources `json:"resources,omitzero"`
 	// PostgresFrom narrows who may connect to PostgreSQL (5432) to these --postgres-from peers
 	// (ParsePostgresFrom); empty leaves 5432 open to every pod and address.
 	PostgresFrom []string `json:"postgresFrom,omitempty"`
@@ -268,6 +270,9 @@ func (s *Spec) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := s.Resources.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := ParsePostgresFromList(s.PostgresFrom); err != nil {
 		errs = append(errs, err)
 	}
@@ -325,7 +330,10 @@ func Parse(data, namespace string) (*Spec, error) {
 	if err := s.checkCipher(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
 	}
-	// The same for the pin and the pull Secrets: they reach every pod's spec.
+	// The same for the resources, the pin and the pull Secrets: they reach every pod's spec.
+	if err := s.Resources.Validate(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
+	}
 	if err := s.checkImage(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", SpecKey, err)
 	}

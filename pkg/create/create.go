@@ -60,6 +60,8 @@ type Config struct {
 	// Retention is the spec's Retention; nil keeps the defaults (cluster.RetentionFor).
 	Retention    map[pgbackrest.Storage]cluster.Retention
 	NodeSelector map[string]string
+	// Resources are the primary's (--cpu, --memory).
+	Resources cluster.Resources
 	// PostgresFrom is the spec's PostgresFrom: who may reach 5432 (nil: everyone).
 	PostgresFrom []string
 	S3Secret     string
@@ -135,6 +137,7 @@ func NewSpec(cfg Config, s3 cluster.S3) *cluster.Spec {
 		spec.RepoSize = ""
 	}
 	spec.NodeSelector = maps.Clone(cfg.NodeSelector)
+	spec.Resources = cfg.Resources
 	spec.PostgresFrom = slices.Clone(cfg.PostgresFrom)
 	if spec.Has(pgbackrest.S3) {
 		if cfg.S3Secret != "" {

@@ -233,7 +233,7 @@ func PrimaryDeployment(spec *cluster.Spec) *appsv1.Deployment {
 		{Name: volSocket, MountPath: cluster.SocketDir},
 	}, postgres.VolumeMounts...)
 
-	postgres.Resources = requestsPostgres
+	postgres.Resources = postgresResources(spec.Resources)
 	sidecar := pgbackrestServer(spec)
 	sidecar.Resources = requestsSidecar
 	sidecar.VolumeMounts = append([]corev1.VolumeMount{

@@ -3,13 +3,15 @@ package manifest
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 )
 
 // Default resource requests. Without requests the pods are BestEffort: the first evicted under
 // node pressure and scheduled as if free, so a node full of them overcommits unseen. These are
-// small floors for the scheduler, not sizes for a production database (the settings issue makes
-// them configurable); no limits, because a CPU limit throttles backups and a memory limit kills
-// PostgreSQL in the middle of a checkpoint.
+// small floors for the scheduler, not sizes for a production database (--cpu and --memory
+// replace the primary's: postgresResources); no limits by default, because a CPU limit throttles
+// backups and a memory limit kills PostgreSQL in the middle of a checkpoint.
 var (
 	requestsPostgres = requests("100m", "256Mi")
 	// The primary's pgBackRest server only answers the repository host's backup reads.
@@ -18,6 +20,26 @@ var (
 	requestsRepoHost = requests("50m", "128Mi")
 	requestsRestore  = requests("100m", "256Mi")
 )
+
+// postgresResources are the primary's PostgreSQL container's: the spec's requests and limits
+// (validated by cluster.Spec.Validate and Parse) over the floor.
+func postgresResources(r cluster.Resources) corev1.ResourceRequirements {
+	out := *requestsPostgres.DeepCopy()
+	set := func(list *corev1.ResourceList, name corev1.ResourceName, v string) {
+		if v == "" {
+			return
+		}
+		if *list == nil {
+			*list = corev1.ResourceList{}
+		}
+		(*list)[name] = resource.MustParse(v)
+	}
+	set(&out.Requests, corev1.ResourceCPU, r.CPU)
+	set(&out.Requests, corev1.ResourceMemory, r.Memory)
+	set(&out.Limits, corev1.ResourceCPU, r.CPULimit)
+	set(&out.Limits, corev1.ResourceMemory, r.MemoryLimit)
+	return out
+}
 
 func requests(cpu, memory string) corev1.ResourceRequirements {
 	return corev1.ResourceRequirements{Requests: corev1.ResourceList{

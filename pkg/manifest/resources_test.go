@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-pgbackrest/kubectl-pgbackrest/pkg/cluster"
 )
 
 // Every container asks for CPU and memory (never BestEffort), none is limited, and no emptyDir
@@ -29,5 +31,29 @@ func TestRequestsAndEmptyDirLimits(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// --cpu and --memory reach the primary's postgres container, and only it; a restore rebuilds the
+// primary from the spec (PrimaryDeployment), so they survive it.
+func TestPostgresResourcesFromSpec(t *testing.T) {
+	spec := testSpec(t, "local")
+	spec.Resources = cluster.Resources{CPU: "750m", Memory: "2Gi", MemoryLimit: "3Gi"}
+	d := PrimaryDeployment(spec)
+	for _, c := range d.Spec.Template.Spec.Containers {
+		r := c.Resources
+		if c.Name != ContainerPostgres {
+			if len(r.Limits) > 0 || r.Requests.Memory().String() == "2Gi" {
+				t.Errorf("container %s got the primary's resources: %v", c.Name, r)
+			}
+			continue
+		}
+		if r.Requests.Cpu().String() != "750m" || r.Requests.Memory().String() != "2Gi" ||
+			r.Limits.Memory().String() != "3Gi" || !r.Limits.Cpu().IsZero() {
+			t.Errorf("postgres resources %v, want requests cpu 750m memory 2Gi, limit memory 3Gi only", r)
+		}
+	}
+	if got := postgresResources(cluster.Resources{}); got.Requests.Cpu().Cmp(*requestsPostgres.Requests.Cpu()) != 0 || len(got.Limits) > 0 {
+		t.Errorf("no resources given: %v, want the floor %v", got, requestsPostgres)
 	}
 }

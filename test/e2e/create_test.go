@@ -196,6 +196,8 @@ func testCreateBadInput(t *testing.T) {
 		{"malformed size", []string{"create", "pg", "--pgdata-size", "10GB", "--image", img}, "--pgdata-size"},
 		{"malformed repo size", []string{"create", "pg", "--repo-size", "-1Gi", "--image", img}, "--repo-size"},
 		{"bad output", []string{"create", "pg", "-o", "table", "--image", img}, "-o/--output"},
+		{"malformed memory", []string{"create", "pg", "--memory", "1x", "--image", img}, `invalid --memory "1x"`},
+		{"cpu limit below request", []string{"create", "pg", "--cpu", "2:1", "--image", img}, "invalid --cpu"},
 	}
 	for _, c := range cases {
 		r := ns.plugin(time.Minute, c.args...)

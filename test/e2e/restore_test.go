@@ -25,7 +25,22 @@ import (
 // data PVC is still there, labelled retired.
 func TestRestore(t *testing.T) {
 	ns := newNamespace(t, "restore")
-	c := setupCluster(t, ns, "local,s3")
+	// --cpu and --memory live in the spec: every restore's new primary gets them (checked below).
+	c := setupCluster(t, ns, "local,s3", "--cpu", "150m", "--memory", "300Mi:1Gi")
+	resources := func(when string) {
+		t.Helper()
+		got := ns.kubectl(time.Minute, "get", "deploy", c, "-o",
+			`jsonpath={.spec.template.spec.containers[?(@.name=="postgres")].resources}`)
+		var r struct {
+			Requests map[string]string `json:"requests"`
+			Limits   map[string]string `json:"limits"`
+		}
+		if err := json.Unmarshal([]byte(got), &r); err != nil || r.Requests["cpu"] != "150m" || r.Requests["memory"] != "300Mi" ||
+			r.Limits["memory"] != "1Gi" || r.Limits["cpu"] != "" {
+			t.Errorf("%s: postgres container resources %s (%v), want requests cpu 150m memory 300Mi, limit memory 1Gi", when, got, err)
+		}
+	}
+	resources("after create")
 	count := func() int {
 		t.Helper()
 		n, err := strconv.Atoi(ns.sql(c, "select count(*) from t"))
@@ -103,6 +118,7 @@ func TestRestore(t *testing.T) {
 	if n := count(); n != 2000 {
 		t.Fatalf("(a) after restoring to %s: %d rows, want 2000 (batches 1 and 2)", ts2, n)
 	}
+	resources("after a point-in-time restore")
 	insert(4, 500) // writable, on the new timeline
 
 	// (b) end of the archive, from s3: every row, including batch 4 written just before. (s3, so

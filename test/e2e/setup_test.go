@@ -12,7 +12,7 @@ import (
 // would: `s3 configure` first when storage includes s3, then `create`, which returns once the
 // cluster is ready. It returns the cluster's name (unique, see clusterName); a passing scenario's S3
 // repository is removed afterwards.
-func setupCluster(t *testing.T, ns *Namespace, storage string) string {
+func setupCluster(t *testing.T, ns *Namespace, storage string, extra ...string) string {
 	t.Helper()
 	c := clusterName(ns)
 	if strings.Contains(storage, "s3") {
@@ -20,7 +20,7 @@ func setupCluster(t *testing.T, ns *Namespace, storage string) string {
 		removeS3Repo(t, c)
 	}
 	start := time.Now()
-	ns.mustPlugin(10*time.Minute, createArgs(t, c, storage)...)
+	ns.mustPlugin(10*time.Minute, append(createArgs(t, c, storage), extra...)...)
 	t.Logf("create --storage=%s took %.1fs", storage, time.Since(start).Seconds())
 	return c
 }

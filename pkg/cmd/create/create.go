@@ -67,6 +67,8 @@ type Options struct {
 	Retention  cluster.RetentionFlags
 	retention  map[pgbackrest.Storage]cluster.Retention
 	NodeLabels []string
+	// CPU and Memory are REQUEST[:LIMIT] of the primary's PostgreSQL container.
+	CPU, Memory string
 	// ImagePullSecrets are the --image-pull-secret names, set on every pod.
 	ImagePullSecrets []string
 	// ScheduleFull, ScheduleDiff and ScheduleIncr are --schedule-full/diff/incr (docs/schedules.md).
@@ -87,6 +89,7 @@ type Options struct {
 	// Validated.
 	storages     []pgbackrest.Storage
 	nodeSelector map[string]string
+	resources    cluster.Resources
 	cipher       string
 	runAsUser    int64
 
@@ -217,6 +220,8 @@ and a warning says so.`,
 	}
 	f.StringArrayVar(&o.ImagePullSecrets, "image-pull-secret", o.ImagePullSecrets,
 		"Secret (type kubernetes.io/dockerconfigjson) with the credentials to pull --image, set on every pod (repeatable; kept by update)")
+	f.StringVar(&o.CPU, "cpu", o.CPU, "CPU of the PostgreSQL container, REQUEST[:LIMIT] (e.g. 500m or 1:2; default request 100m, no limit); kept across restores")
+	f.StringVar(&o.Memory, "memory", o.Memory, "Memory of the PostgreSQL container, REQUEST[:LIMIT] (e.g. 1Gi or 1Gi:2Gi; default request 256Mi, no limit); kept across restores")
 	f.StringArrayVar(&o.NodeLabels, "node-label", o.NodeLabels, "Run the primary and its restore Jobs on nodes with this label, key=value (repeatable; not the repository host)")
 	f.StringArrayVar(&o.PostgresFrom, "postgres-from", o.PostgresFrom,
 		"Admit connections to PostgreSQL (5432) only from this CIDR or label selector of pods in the namespace (repeatable; default: from anywhere)")
@@ -286,6 +291,16 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	o.nodeSelector = sel
+	if o.CPU != "" {
+		if o.resources.CPU, o.resources.CPULimit, err = cluster.ParseResource("--cpu", o.CPU); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.Memory != "" {
+		if o.resources.Memory, o.resources.MemoryLimit, err = cluster.ParseResource("--memory", o.Memory); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, typ := range pgbackrest.BackupTypes {
 		if cron, ok := o.schedules()[typ]; ok {
 			if _, err := schedule.ParseCron("--schedule-"+typ, cron); err != nil {
@@ -386,6 +401,7 @@ func (o *Options) config() create.Config {
 		ArchiveBacklogMax: o.ArchiveBacklogMax,
 		Retention:         o.retention,
 		NodeSelector:      o.nodeSelector,
+		Resources:         o.resources,
 		PostgresFrom:      o.PostgresFrom,
 		S3Secret:          o.S3Secret,
 		Timeout:           o.Timeout,
@@ -496,6 +512,9 @@ func (o *Options) warnIgnored(spec *cluster.Spec) {
 	}
 	if o.Changed("node-label") && !maps.Equal(o.nodeSelector, spec.NodeSelector) {
 		diffs = append(diffs, diff{"node-label", fmt.Sprint(o.nodeSelector), fmt.Sprint(spec.NodeSelector)})
+	}
+	if (o.Changed("cpu") || o.Changed("memory")) && o.resources != spec.Resources {
+		diffs = append(diffs, diff{"cpu/--memory", fmt.Sprintf("%+v", o.resources), fmt.Sprintf("%+v", spec.Resources)})
 	}
 	if o.Changed("image-pull-secret") && !slices.Equal(o.ImagePullSecrets, spec.ImagePullSecrets) {
 		diffs = append(diffs, diff{"image-pull-secret", strings.Join(o.ImagePullSecrets, " "), strings.Join(spec.ImagePullSecrets, " ")})
