@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -12,8 +13,15 @@ import (
 // small floors for the scheduler, not sizes for a production database (--cpu and --memory
 // replace the primary's: postgresResources); no limits by default, because a CPU limit throttles
 // backups and a memory limit kills PostgreSQL in the middle of a checkpoint.
+// DefaultPostgresCPU and DefaultPostgresMemory are the PostgreSQL container's requests without
+// --cpu and --memory.
+const (
+	DefaultPostgresCPU    = "100m"
+	DefaultPostgresMemory = "256Mi"
+)
+
 var (
-	requestsPostgres = requests("100m", "256Mi")
+	requestsPostgres = requests(DefaultPostgresCPU, DefaultPostgresMemory)
 	// The primary's pgBackRest server only answers the repository host's backup reads.
 	requestsSidecar = requests("10m", "32Mi")
 	// The repository host compresses and checksums every backup and serves archive pushes.
@@ -66,4 +74,33 @@ func emptyDir(name string) corev1.Volume {
 		src.SizeLimit = ptr(resource.MustParse(l))
 	}
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: src}}
+}
+
+// SameResources says the PostgreSQL containers of two primary Deployments ask for and are
+// limited to the same (quantities compared by value: "1024Mi" is "1Gi").
+func SameResources(a, b *appsv1.Deployment) bool {
+	ra, rb := postgresContainerResources(a), postgresContainerResources(b)
+	return sameList(ra.Requests, rb.Requests) && sameList(ra.Limits, rb.Limits)
+}
+
+func postgresContainerResources(d *appsv1.Deployment) corev1.ResourceRequirements {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == ContainerPostgres {
+			return c.Resources
+		}
+	}
+	return corev1.ResourceRequirements{}
+}
+
+func sameList(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || v.Cmp(w) != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -195,7 +195,7 @@ func TestUpdateRetentionRefusals(t *testing.T) {
 		{"negative diff", cluster.RetentionFlags{Diff: "-3"}, false, "invalid --retention-diff"},
 		{"archive type alone", cluster.RetentionFlags{ArchiveType: "diff"}, false, "--retention-archive-type needs --retention-archive"},
 		{"mid-restore", cluster.RetentionFlags{Full: "3"}, true, "restore"},
-		{"nothing", cluster.RetentionFlags{}, false, "nothing to change: give --image REF (the image to move cluster pg1 to) or --retention-*"},
+		{"nothing", cluster.RetentionFlags{}, false, "nothing to change: give --image REF (the image to move cluster pg1 to), --retention-*"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()

@@ -77,18 +77,48 @@ func (w *run) steps(target *cluster.Spec, pgbackrestChanges bool) []workflow.Ste
 	)
 }
 
-// retentionSteps converge the cluster onto a new retention: the spec first (what every later
-// render reads), then repo.conf in the ConfigMap, then the repository host, where backup's and
-// expire's retention is read, rolled onto it. The primary's db.conf holds no retention: it keeps
-// running.
-func (w *run) retentionSteps() []workflow.Step {
+// settingsSteps converge the cluster onto a new retention or new resources: the spec first (what
+// every later render and every restore's primary reads), then, for the retention, repo.conf in the
+// ConfigMap and the repository host, where backup's and expire's retention is read, rolled onto
+// it; for the resources, the primary rolled (Recreate behind its data volume's fence: one
+// PostgreSQL at a time). The primary's db.conf holds no retention.
+func (w *run) settingsSteps() []workflow.Step {
 	n := w.spec.Names()
-	repo := n.RepoHost()
-	return []workflow.Step{
-		{Name: fmt.Sprintf("record retention %s in the spec (ConfigMap %s)", describeRetention(w.target), n.ConfigMap()), Done: w.recorded, Apply: w.record},
-		w.configStep(),
-		{Name: "roll Deployment " + repo + " (repository host) onto the new repo.conf", Done: w.rolledAll(repo), Apply: w.roll(repo)},
+	var what []string
+	if w.cfg.Changes.Retention.Given() {
+		what = append(what, "retention "+describeRetention(w.target))
 	}
+	if w.cfg.Changes.ResourcesGiven() {
+		what = append(what, "resources "+DescribeResources(w.target.Resources))
+	}
+	steps := []workflow.Step{
+		{Name: fmt.Sprintf("record %s in the spec (ConfigMap %s)", strings.Join(what, " and "), n.ConfigMap()), Done: w.recorded, Apply: w.record},
+	}
+	if w.cfg.Changes.Retention.Given() {
+		repo := n.RepoHost()
+		steps = append(steps, w.configStep(),
+			workflow.Step{Name: "roll Deployment " + repo + " (repository host) onto the new repo.conf", Done: w.rolledAll(repo), Apply: w.roll(repo)})
+	}
+	if w.cfg.Changes.ResourcesGiven() {
+		primary := n.Primary()
+		steps = append(steps, workflow.Step{Name: "roll Deployment " + primary + " (primary) onto the new resources; Recreate, one PostgreSQL at a time",
+			Done: w.rolledAll(primary), Apply: w.roll(primary)})
+	}
+	return steps
+}
+
+// DescribeResources is e.g. "cpu 500m, memory 1Gi (limit 2Gi)"; the plugin's floor where unset.
+func DescribeResources(r cluster.Resources) string {
+	one := func(name, req, lim, floor string) string {
+		if req == "" {
+			req = floor + " (default)"
+		}
+		if lim != "" {
+			return fmt.Sprintf("%s %s (limit %s)", name, req, lim)
+		}
+		return name + " " + req
+	}
+	return one("cpu", r.CPU, r.CPULimit, manifest.DefaultPostgresCPU) + ", " + one("memory", r.Memory, r.MemoryLimit, manifest.DefaultPostgresMemory)
 }
 
 func (w *run) configStep() workflow.Step {
@@ -157,11 +187,15 @@ func (w *run) writeConfig(ctx context.Context) error {
 	return nil
 }
 
-// onTarget says d's pod template is what the target builds: its image and, for the repository
-// host, the config hash of the target's repo.conf.
+// onTarget says d's pod template is what the target builds: its image and, for the primary, its
+// PostgreSQL container's resources, for the repository host, the config hash of the target's
+// repo.conf.
 func (w *run) onTarget(d *appsv1.Deployment) (bool, error) {
 	if !create.OnImage(d, w.target) {
 		return false, nil
+	}
+	if d.Name == w.spec.Names().Primary() {
+		return manifest.SameResources(d, manifest.PrimaryDeployment(w.target)), nil
 	}
 	if d.Name != w.spec.Names().RepoHost() {
 		return true, nil
@@ -194,7 +228,8 @@ func (w *run) recorded(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return stored.Image == w.target.Image && stored.PodImage() == w.target.PodImage() && sameRetention(stored, w.target), nil
+	return stored.Image == w.target.Image && stored.PodImage() == w.target.PodImage() && sameRetention(stored, w.target) &&
+		stored.Resources == w.target.Resources, nil
 }
 
 // record writes the new image and pin into spec.json, changing nothing else of it (an update,
@@ -207,6 +242,9 @@ func (w *run) record(ctx context.Context) error {
 	stored.Image, stored.ImageDigest = w.target.Image, w.target.ImageDigest
 	if w.cfg.Changes.Retention.Given() {
 		stored.Retention = w.target.Retention
+	}
+	if w.cfg.Changes.ResourcesGiven() {
+		stored.Resources = w.target.Resources
 	}
 	js, err := stored.JSON()
 	if err != nil {

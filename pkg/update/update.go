@@ -49,10 +49,34 @@ type Changes struct {
 	Image string
 	// Retention are the --retention-* flags, applied to the spec's retention of each repository.
 	Retention cluster.RetentionFlags
+	// CPU and Memory are --cpu and --memory (REQUEST[:LIMIT]) of the primary's PostgreSQL
+	// container; "" keeps the spec's. Given, they replace both the request and the limit.
+	CPU, Memory string
 }
 
 // Empty says no change was asked for.
-func (c Changes) Empty() bool { return c.Image == "" && !c.Retention.Given() }
+func (c Changes) Empty() bool {
+	return c.Image == "" && !c.Retention.Given() && !c.ResourcesGiven()
+}
+
+// ResourcesGiven says --cpu or --memory was given.
+func (c Changes) ResourcesGiven() bool { return c.CPU != "" || c.Memory != "" }
+
+// ApplyResources returns r with --cpu and --memory applied; bad values are an error naming the flag.
+func (c Changes) ApplyResources(r cluster.Resources) (cluster.Resources, error) {
+	var err error
+	if c.CPU != "" {
+		if r.CPU, r.CPULimit, err = cluster.ParseResource("--cpu", c.CPU); err != nil {
+			return r, err
+		}
+	}
+	if c.Memory != "" {
+		if r.Memory, r.MemoryLimit, err = cluster.ParseResource("--memory", c.Memory); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
 
 // Config is one update run.
 type Config struct {
@@ -111,6 +135,15 @@ type Result struct {
 	// NextExpire is what the next expire of each repository removes under the new retention, when
 	// --retention-* was given.
 	NextExpire []pgbackrest.ExpirePlan `json:"nextExpire,omitempty"`
+	// Resources are the primary's PostgreSQL container resources before and after, when --cpu or
+	// --memory was given.
+	Resources *ResourcesChange `json:"resources,omitempty"`
+}
+
+// ResourcesChange is the primary's resources before (From) and after (To) the update.
+type ResourcesChange struct {
+	From cluster.Resources `json:"from"`
+	To   cluster.Resources `json:"to"`
 }
 
 // RetentionChange is one repository's retention before (From) and after (To) the update.
@@ -131,13 +164,15 @@ type Plan struct {
 	// Retention and NextExpire are as in Result, when --retention-* was given.
 	Retention  map[pgbackrest.Storage]RetentionChange
 	NextExpire []pgbackrest.ExpirePlan
+	// Resources is as in Result, when --cpu or --memory was given.
+	Resources *ResourcesChange
 }
 
 // Prepare reads and checks everything that needs no probe before anything changes: the cluster
 // exists, its create finished, no restore is half done, and something is to change.
 func Prepare(ctx context.Context, cs kubernetes.Interface, cfg Config) (*cluster.Spec, *corev1.ConfigMap, error) {
 	if cfg.Changes.Empty() {
-		return nil, nil, exitcode.Usage(fmt.Errorf("%w: give --image REF (the image to move cluster %s to) or --retention-* (see docs/retention.md)", ErrNothingToChange, cfg.Cluster))
+		return nil, nil, exitcode.Usage(fmt.Errorf("%w: give --image REF (the image to move cluster %s to), --retention-* (see docs/retention.md), --cpu or --memory", ErrNothingToChange, cfg.Cluster))
 	}
 	spec, cm, err := cluster.Get(ctx, cs, cfg.Namespace, cfg.Cluster)
 	if errors.Is(err, cluster.ErrNotFound) {
@@ -177,9 +212,12 @@ func DryRun(ctx context.Context, d Deps, cfg Config) (*Plan, error) {
 		steps = append(steps, workflow.Plan(w.steps(nil, false))...)
 		steps = append(steps, "(if pgBackRest's version changes, the repository host and the primary are rolled back to back instead: archiving waits meanwhile)")
 	} else {
-		steps = workflow.Plan(w.retentionSteps())
+		steps = workflow.Plan(w.settingsSteps())
 	}
 	p := &Plan{Cluster: cfg.Cluster, Namespace: cfg.Namespace, From: side(spec, 0, ""), Image: cfg.Changes.Image, Steps: steps, Spec: spec}
+	if cfg.Changes.ResourcesGiven() {
+		p.Resources = &ResourcesChange{From: spec.Resources, To: target.Resources}
+	}
 	if cfg.Changes.Retention.Given() {
 		p.Retention = retentionChanges(spec, target)
 		if p.NextExpire, err = w.nextExpire(ctx); err != nil {
@@ -193,6 +231,11 @@ func DryRun(ctx context.Context, d Deps, cfg Config) (*Plan, error) {
 // Bad values are a usage error naming the flag.
 func retentionTarget(spec *cluster.Spec, c Changes) (*cluster.Spec, error) {
 	target := *spec
+	res, err := c.ApplyResources(spec.Resources)
+	if err != nil {
+		return nil, exitcode.Usage(fmt.Errorf("update of cluster %s refused, nothing changed: %w", spec.Name, err))
+	}
+	target.Resources = res
 	if !c.Retention.Given() {
 		return &target, nil
 	}
@@ -279,7 +322,7 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	}
 	w := &run{deps: d, cfg: cfg, spec: spec, deadline: deadline}
 	if cfg.Changes.Image == "" {
-		return w.runRetention(ctx, lease, rtarget)
+		return w.runSettings(ctx, lease, rtarget)
 	}
 
 	cur, err := w.current(ctx)
@@ -312,6 +355,9 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	rec := &recorder{Reporter: d.Reporter}
 	err = (workflow.Runner{Now: d.Now, Fence: lease.Check}).Run(ctx, w.steps(&target, changes), rec)
 	res.Rolled, res.Changed, res.Checked = append([]string{}, w.rolled...), rec.applied > 0, err == nil
+	if cfg.Changes.ResourcesGiven() {
+		res.Resources = &ResourcesChange{From: spec.Resources, To: target.Resources}
+	}
 	if err == nil && cfg.Changes.Retention.Given() {
 		res.Retention = retentionChanges(spec, &target)
 		res.NextExpire, err = w.nextExpire(ctx)
@@ -319,16 +365,22 @@ func Run(ctx context.Context, d Deps, cfg Config) (*Result, error) {
 	return res, err
 }
 
-// runRetention is an update of the retention alone: no probe, no check; only the repository
-// host, where expire runs, reads the new configuration and restarts.
-func (w *run) runRetention(ctx context.Context, lease *kube.Lease, target *cluster.Spec) (*Result, error) {
+// runSettings is an update of the retention or the resources without an image: no probe, no
+// check; only the pods whose template changes restart: the repository host (where expire reads
+// the retention) for the retention, the primary for its resources.
+func (w *run) runSettings(ctx context.Context, lease *kube.Lease, target *cluster.Spec) (*Result, error) {
 	w.target = target
-	res := &Result{Cluster: w.cfg.Cluster, Namespace: w.cfg.Namespace, From: side(w.spec, 0, ""), To: side(target, 0, ""),
-		Retention: retentionChanges(w.spec, target)}
+	res := &Result{Cluster: w.cfg.Cluster, Namespace: w.cfg.Namespace, From: side(w.spec, 0, ""), To: side(target, 0, "")}
+	if w.cfg.Changes.Retention.Given() {
+		res.Retention = retentionChanges(w.spec, target)
+	}
+	if w.cfg.Changes.ResourcesGiven() {
+		res.Resources = &ResourcesChange{From: w.spec.Resources, To: target.Resources}
+	}
 	rec := &recorder{Reporter: w.deps.Reporter}
-	err := (workflow.Runner{Now: w.deps.Now, Fence: lease.Check}).Run(ctx, w.retentionSteps(), rec)
+	err := (workflow.Runner{Now: w.deps.Now, Fence: lease.Check}).Run(ctx, w.settingsSteps(), rec)
 	res.Rolled, res.Changed = append([]string{}, w.rolled...), rec.applied > 0
-	if err != nil {
+	if err != nil || !w.cfg.Changes.Retention.Given() {
 		return res, err
 	}
 	res.NextExpire, err = w.nextExpire(ctx)

@@ -27,7 +27,7 @@ func TestRestore(t *testing.T) {
 	ns := newNamespace(t, "restore")
 	// --cpu and --memory live in the spec: every restore's new primary gets them (checked below).
 	c := setupCluster(t, ns, "local,s3", "--cpu", "150m", "--memory", "300Mi:1Gi")
-	resources := func(when string) {
+	resources := func(when, memory string) {
 		t.Helper()
 		got := ns.kubectl(time.Minute, "get", "deploy", c, "-o",
 			`jsonpath={.spec.template.spec.containers[?(@.name=="postgres")].resources}`)
@@ -35,12 +35,12 @@ func TestRestore(t *testing.T) {
 			Requests map[string]string `json:"requests"`
 			Limits   map[string]string `json:"limits"`
 		}
-		if err := json.Unmarshal([]byte(got), &r); err != nil || r.Requests["cpu"] != "150m" || r.Requests["memory"] != "300Mi" ||
+		if err := json.Unmarshal([]byte(got), &r); err != nil || r.Requests["cpu"] != "150m" || r.Requests["memory"] != memory ||
 			r.Limits["memory"] != "1Gi" || r.Limits["cpu"] != "" {
-			t.Errorf("%s: postgres container resources %s (%v), want requests cpu 150m memory 300Mi, limit memory 1Gi", when, got, err)
+			t.Errorf("%s: postgres container resources %s (%v), want requests cpu 150m memory %s, limit memory 1Gi", when, got, err, memory)
 		}
 	}
-	resources("after create")
+	resources("after create", "300Mi")
 	count := func() int {
 		t.Helper()
 		n, err := strconv.Atoi(ns.sql(c, "select count(*) from t"))
@@ -118,7 +118,13 @@ func TestRestore(t *testing.T) {
 	if n := count(); n != 2000 {
 		t.Fatalf("(a) after restoring to %s: %d rows, want 2000 (batches 1 and 2)", ts2, n)
 	}
-	resources("after a point-in-time restore")
+	resources("after a point-in-time restore", "300Mi")
+	// update --memory rolls the primary onto the new request (the CPU and the limit kept as given).
+	up := ns.mustPlugin(5*time.Minute, "update", c, "--memory", "400Mi:1Gi")
+	if !strings.Contains(up.Stdout, "memory 300Mi (limit 1Gi) → cpu 150m, memory 400Mi (limit 1Gi)") {
+		t.Errorf("update --memory said:\n%s", up.Stdout)
+	}
+	resources("after update --memory", "400Mi")
 	insert(4, 500) // writable, on the new timeline
 
 	// (b) end of the archive, from s3: every row, including batch 4 written just before. (s3, so
@@ -128,6 +134,7 @@ func TestRestore(t *testing.T) {
 	if n := count(); n != 2500 {
 		t.Fatalf("(b) after restoring to the end of the archive: %d rows, want 2500", n)
 	}
+	resources("after the restore that followed update --memory", "400Mi")
 	insert(5, 500)
 
 	// (c) SIGKILL the plugin after each step in turn, from local (the fastest repository): every

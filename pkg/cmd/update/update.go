@@ -69,7 +69,11 @@ const example = `  # Move mydb to a new build of the same PostgreSQL and pgBackR
   kubectl pgbackrest update mydb --retention-full 4 --dry-run=client
 
   # Keep 4 fulls locally and 14 days of fulls in S3
-  kubectl pgbackrest update mydb --retention-full local=4,s3=14 --retention-full-type s3=time`
+  kubectl pgbackrest update mydb --retention-full local=4,s3=14 --retention-full-type s3=time
+
+  # Give PostgreSQL 2 CPUs and 4Gi (limited to 6Gi): the primary restarts once, and every
+  # restore's new primary keeps them
+  kubectl pgbackrest update mydb --cpu 2 --memory 4Gi:6Gi`
 
 // Options are the flags of `update` and what Complete derives from them.
 type Options struct {
@@ -77,6 +81,7 @@ type Options struct {
 
 	Image        string
 	Retention    cluster.RetentionFlags
+	CPU, Memory  string
 	DryRun       string
 	Output       string
 	Timeout      time.Duration
@@ -118,6 +123,8 @@ func NewCmd(deps *cmdutil.Deps) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Image, "image", o.Image, "The image to move every pod to: the same PostgreSQL major, a pgBackRest of the same major (see docs/image.md)")
 	cmdutil.AddRetentionFlags(fl, &o.Retention)
+	fl.StringVar(&o.CPU, "cpu", o.CPU, "CPU of the PostgreSQL container, REQUEST[:LIMIT] (e.g. 500m or 1:2): replaces both; rolls the primary")
+	fl.StringVar(&o.Memory, "memory", o.Memory, "Memory of the PostgreSQL container, REQUEST[:LIMIT] (e.g. 1Gi or 1Gi:2Gi): replaces both; rolls the primary")
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"client" prints the plan, changing nothing`)
 	fl.Lookup("dry-run").NoOptDefVal = "client"
 	fl.StringVarP(&o.Output, "output", "o", o.Output, "Print the result as json or yaml")
@@ -137,8 +144,11 @@ func (o *Options) Validate() error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if o.Image == "" && !o.Retention.Given() {
-		errs = append(errs, "nothing to change: give --image REF or --retention-full N (and the other --retention-* flags)")
+	if _, err := o.changes().ApplyResources(cluster.Resources{}); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if o.changes().Empty() {
+		errs = append(errs, "nothing to change: give --image REF, --retention-full N (and the other --retention-* flags), --cpu or --memory")
 	} else if o.Image != "" && strings.ContainsAny(o.Image, " \t\n") || strings.HasPrefix(o.Image, "-") {
 		errs = append(errs, fmt.Sprintf("invalid --image %q: give an image reference, e.g. ghcr.io/kubectl-pgbackrest/postgres:17-v0.3.1", o.Image))
 	}
@@ -176,7 +186,11 @@ func (o *Options) Complete(deps *cmdutil.Deps) error {
 
 func (o *Options) config() update.Config {
 	return update.Config{Namespace: o.Namespace, Cluster: o.Cluster, Holder: o.holder, Timeout: o.Timeout,
-		ProbeTimeout: o.ProbeTimeout, Changes: update.Changes{Image: o.Image, Retention: o.Retention}}
+		ProbeTimeout: o.ProbeTimeout, Changes: o.changes()}
+}
+
+func (o *Options) changes() update.Changes {
+	return update.Changes{Image: o.Image, Retention: o.Retention, CPU: o.CPU, Memory: o.Memory}
 }
 
 // Run updates (or prints the plan) and says what changed.
@@ -196,7 +210,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return output.Print(o.Out, o.format, res)
 	}
 	if o.Image == "" {
-		return o.printRetention(res)
+		return o.printSettings(res)
 	}
 	if !res.Changed {
 		_, err = fmt.Fprintf(o.Out, "cluster %s already runs %s (PostgreSQL %d, pgBackRest %s): nothing changed\n",
@@ -214,19 +228,43 @@ func (o *Options) Run(ctx context.Context) error {
 	if len(res.Retention) > 0 {
 		_, err = io.WriteString(o.Out, RetentionText(o.Cluster, res.Retention, res.NextExpire))
 	}
+	if err == nil && res.Resources != nil {
+		_, err = io.WriteString(o.Out, ResourcesText(*res.Resources))
+	}
 	return err
 }
 
-// printRetention says what a retention-only update did and what the next expire removes.
-func (o *Options) printRetention(res *update.Result) error {
-	head := fmt.Sprintf("cluster %s: retention updated; rolled %s (the primary keeps running)\n", o.Cluster, strings.Join(res.Rolled, ", "))
-	if !res.Changed {
-		head = fmt.Sprintf("cluster %s already has this retention: nothing changed\n", o.Cluster)
-	} else if len(res.Rolled) == 0 {
-		head = fmt.Sprintf("cluster %s: retention updated (the repository host already ran it)\n", o.Cluster)
+// printSettings says what an update of the retention or the resources did, and what the next
+// expire removes.
+func (o *Options) printSettings(res *update.Result) error {
+	var what []string
+	if len(res.Retention) > 0 {
+		what = append(what, "retention")
 	}
-	_, err := io.WriteString(o.Out, head+RetentionText(o.Cluster, res.Retention, res.NextExpire))
+	if res.Resources != nil {
+		what = append(what, "resources")
+	}
+	head := fmt.Sprintf("cluster %s: %s updated; rolled %s\n", o.Cluster, strings.Join(what, " and "), strings.Join(res.Rolled, ", "))
+	if !res.Changed {
+		head = fmt.Sprintf("cluster %s already has this %s: nothing changed\n", o.Cluster, strings.Join(what, " and "))
+	} else if len(res.Rolled) == 0 {
+		head = fmt.Sprintf("cluster %s: %s updated (the pods already ran it)\n", o.Cluster, strings.Join(what, " and "))
+	}
+	text := head + RetentionText(o.Cluster, res.Retention, res.NextExpire)
+	if res.Resources != nil {
+		text += ResourcesText(*res.Resources)
+	}
+	_, err := io.WriteString(o.Out, text)
 	return err
+}
+
+// ResourcesText is the primary's resources, from → to.
+func ResourcesText(c update.ResourcesChange) string {
+	from, to := update.DescribeResources(c.From), update.DescribeResources(c.To)
+	if from == to {
+		return "primary: " + to + " (unchanged)\n"
+	}
+	return "primary: " + from + " → " + to + "\n"
 }
 
 // RetentionText is each repository's retention (from → to) and what its next expire removes.
@@ -299,6 +337,9 @@ func (o *Options) printPlan(p *update.Plan) error {
 	}
 	if len(p.Retention) > 0 {
 		b.WriteString(RetentionText(p.Cluster, p.Retention, p.NextExpire))
+	}
+	if p.Resources != nil {
+		b.WriteString(ResourcesText(*p.Resources))
 	}
 	b.WriteString("steps (those already done are skipped):\n")
 	for i, s := range p.Steps {

@@ -20,7 +20,7 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{"ok", func(o *Options) {}, ""},
-		{"no change", func(o *Options) { o.Image = "" }, "nothing to change: give --image REF or --retention-full"},
+		{"no change", func(o *Options) { o.Image = "" }, "nothing to change: give --image REF, --retention-full N"},
 		{"bad image", func(o *Options) { o.Image = "a b" }, "invalid --image"},
 		{"flag as image", func(o *Options) { o.Image = "--dry-run" }, "invalid --image"},
 		{"dry-run", func(o *Options) { o.DryRun = "server" }, "invalid --dry-run"},
